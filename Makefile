@@ -1,0 +1,57 @@
+# The two commands a new user needs: `make demo` and `make test`. Each installs what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps test check lint typecheck demo golden bench build clean
+
+help:
+	@echo "make demo       install what is missing, then build //examples:churn"
+	@echo "make test       install what is missing (incl. system services), then run the whole suite"
+	@echo "make check      fast inner loop: lint, typecheck, tests without the heavy integration ones"
+	@echo "make lint | typecheck | golden | bench | build | clean"
+
+# uv is installed with pip when it is missing, so a machine with only Python and pip suffices.
+setup: $(VENV)/.axl-setup
+$(VENV)/.axl-setup: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+# System components that the integration tests drive for real (nginx, Docker, Bazel, ...).
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: setup
+	$(VENV)/bin/ruff check axl tests examples bench
+	$(VENV)/bin/ruff format --check axl tests examples bench
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: setup system-deps lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: setup lint typecheck
+	$(PY) -m pytest -m "not integration" -x -q $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/axl build //examples:churn
+
+golden: setup
+	AXL_REGENERATE_GOLDEN=1 $(PY) -m pytest -q -k golden
+
+bench: setup
+	$(PY) bench/run.py
+
+build: setup
+	rm -rf dist
+	$(UV) build
+	$(VENV)/bin/twine check dist/*
+
+clean:
+	rm -rf $(VENV) .axl dist .mypy_cache .ruff_cache .pytest_cache .services

@@ -1,0 +1,51 @@
+"""Reading params override files (YAML or JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from axl.errors import ParamsError
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """The overrides in a params file: a YAML mapping of parameter names to values.
+
+    Raises:
+        ParamsError: The file is missing, not YAML, or not a mapping with string keys.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(
+            f"params file {path} does not exist",
+            hint="check the path (relative to the current folder)",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"params file {path} cannot be read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamsError(
+            f"params file is not valid YAML: {problem}",
+            hint="write one 'name: value' per line",
+            file=path,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(
+            f"params file holds a {type(data).__name__}, not a mapping",
+            hint="write one 'name: value' per line",
+            file=path,
+        )
+    for key in data:
+        if not isinstance(key, str):
+            raise ParamsError(f"params file has a non-string key {key!r}", file=path)
+    return data

@@ -1,0 +1,52 @@
+"""The ``axl`` command line. Each command lives in its own module and only parses, calls one
+library function and renders; :func:`main` maps the error tree to ``error:``/``hint:`` lines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from axl.cli import _validate  # noqa: F401 - registers its command
+from axl.cli._app import app
+from axl.errors import AxlError
+
+__all__ = ["app", "main", "run"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="axl", standalone_mode=False)
+    except AxlError as exc:
+        _print_error(exc.render(), exc.hint)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        return 130
+    except typer.TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            sys.stdout.write(ctx.get_help() + "\n")
+            return 0
+        command = f"{ctx.command_path} --help" if ctx else "axl --help"
+        _print_error(exc.format_message(), f"run '{command}'")
+        return 2
+    except KeyboardInterrupt:
+        _print_error("interrupted", None)
+        return 130
+    return 0
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""``axl validate``: load, trace and check a workflow; print a summary or the IR."""
+
+from __future__ import annotations
+
+import typer
+
+from axl import ir as ir_mod
+from axl.cli._app import JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.workflows import load_ir
+
+
+@app.command()
+def validate(
+    module: WorkflowOpt,
+    params: ParamsOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a workflow and print its steps, edges and outputs (or, with --json, its IR)."""
+    ir = load_ir(module, params_file=params, workspace=workspace)
+    if json_out:
+        typer.echo(ir_mod.dumps(ir), nl=False)
+        return
+    typer.echo(render_summary(ir))
+
+
+def render_summary(ir: ir_mod.IRWorkflow) -> str:
+    edges = ir.edges
+    lines = [
+        f"workflow {ir.name}: {len(ir.nodes)} steps, {len(edges)} edges, "
+        f"hash {ir.compute_hash()[:16]}"
+    ]
+    for node in ir.nodes:
+        ups = ", ".join(node.upstream) or "-"
+        outs = ", ".join(
+            f"{o.name} ({o.handler}{'.' + o.extension if o.extension else ''})"
+            for o in node.outputs
+        )
+        lines.append(f"  {node.name:<24} <- {ups}")
+        lines.append(f"  {'':<24} -> {outs}")
+    return "\n".join(lines)

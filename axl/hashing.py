@@ -1,0 +1,125 @@
+"""The only module that hashes. Every digest in axl comes from a function here.
+
+Two kinds of digest:
+
+* **Content digests** of bytes and files: plain BLAKE3, hex. They name blobs in the content store,
+  so anyone can check one with ``b3sum``.
+* **Keys** over structured values: BLAKE3 in key-derivation mode, whose context string carries the
+  domain and :data:`KEY_VERSION`, over the canonical JSON encoding of the value. Two domains can
+  never collide, and bumping :data:`KEY_VERSION` invalidates every key at once.
+
+Canonical JSON: sorted keys, no insignificant whitespace, UTF-8, no NaN. Never ``repr()``, never
+pickle bytes (neither is stable across runs or versions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from axl.errors import CanonicalError
+
+#: Bump when anything about how keys are derived changes; every cached result then misses.
+KEY_VERSION = 1
+
+_CHUNK = 1 << 20
+
+
+def canonical_json(value: Any) -> str:
+    """Encode ``value`` canonically: sorted keys, compact, UTF-8, finite numbers only.
+
+    Raises:
+        CanonicalError: ``value`` holds something that has no canonical JSON form.
+    """
+    _check_canonical(value, "value")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _check_canonical(value: Any, where: str) -> None:
+    # Walk iteratively so deep structures cannot overflow the stack.
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if item is None or isinstance(item, (bool, int, str)):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise CanonicalError(
+                    f"{path} is {item!r}, which has no canonical encoding",
+                    hint="use None or a finite number",
+                )
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+            continue
+        if isinstance(item, Mapping):
+            for k, v in item.items():
+                if not isinstance(k, str):
+                    raise CanonicalError(
+                        f"{path} has a non-string key {k!r}",
+                        hint="use string keys in params and constants",
+                    )
+                stack.append((v, f"{path}[{k!r}]"))
+            continue
+        raise CanonicalError(
+            f"{path} is a {type(item).__name__}, which has no canonical encoding",
+            hint="pass JSON-able values (None, bool, int, float, str, list, dict) as constants "
+            "and params, or produce the value in a step",
+        )
+
+
+def key_digest(domain: str, value: Any) -> str:
+    """The key of ``value`` in ``domain``: BLAKE3 (derive-key mode) over its canonical JSON."""
+    hasher = blake3.blake3(derive_key_context=f"axl {KEY_VERSION} {domain}")
+    hasher.update(canonical_json(value).encode())
+    return hasher.hexdigest()
+
+
+def bytes_digest(data: bytes) -> str:
+    """The content digest of ``data``."""
+    return blake3.blake3(data).hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The content digest of a file, streamed (the file is never held in memory whole).
+
+    Large files are hashed with BLAKE3's multithreaded mode over a memory map.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size >= 16 * _CHUNK:
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        hasher.update_mmap(path)
+        return hasher.hexdigest()
+    hasher = blake3.blake3()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class StreamHasher:
+    """Digest of bytes seen in pieces (uploads, downloads, pipes)."""
+
+    def __init__(self) -> None:
+        self._hasher = blake3.blake3()
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._hasher.update(chunk)
+        self.size += len(chunk)
+
+    def hexdigest(self) -> str:
+        return self._hasher.hexdigest()
+
+
+def hmac_digest(secret: bytes, data: bytes) -> str:
+    """A keyed digest (BLAKE3 keyed mode) that signs ``data`` with a shared secret."""
+    key = blake3.blake3(secret, derive_key_context=f"axl {KEY_VERSION} hmac-key").digest()
+    return blake3.blake3(data, key=key).hexdigest()

@@ -1,0 +1,28 @@
+"""IO handlers: how a step's output is written to a file and read back.
+
+Handlers register by name (:func:`register`); :func:`get` finds one; :func:`detect` picks one for
+a value whose step declared none. Heavy formats (Parquet, Arrow) import their libraries only when
+used.
+"""
+
+from axl.io._base import (
+    AUTO,
+    IOHandler,
+    detect,
+    detect_annotation,
+    extension_of,
+    get,
+    names,
+    register,
+)
+
+__all__ = [
+    "AUTO",
+    "IOHandler",
+    "detect",
+    "detect_annotation",
+    "extension_of",
+    "get",
+    "names",
+    "register",
+]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the integration tests run for real. Idempotent: a package that
+# is already there is not installed again, so a warm machine spends no time here.
+set -euo pipefail
+want=()
+for pkg in "$@"; do :; done
+need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
+need nginx nginx-light
+if [ ${#want[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: the tests need ${want[*]}; install them (apt-get install ${want[*]}) or run as root" >&2
+    exit 1
+  fi
+  echo "installing system packages: ${want[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
