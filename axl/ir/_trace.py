@@ -168,7 +168,11 @@ def build_ir(
     instance._axl_tracer = tracer
     try:
         result = instance.graph()
-    except AxlError:
+    except AxlError as exc:
+        if exc.file is None:
+            # OutputRef refusals do not know where graph() misused them; the traceback does.
+            exc.file, exc.line = _user_frame(exc, file, line)
+            exc.args = (exc.render(),)
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of user code becomes one error line
         frame_file, frame_line = _user_frame(exc, file, line)
