@@ -110,9 +110,14 @@ class IRNode:
     call_file: str = field(default="", compare=False)
     call_line: int = field(default=0, compare=False)
 
+    def __post_init__(self) -> None:
+        # Sorted by argument name: arguments bind by name, and the JSON form sorts its keys, so
+        # a traced node and the same node loaded from JSON must hold them in one order.
+        object.__setattr__(self, "args", tuple(sorted(self.args, key=lambda item: item[0])))
+
     @property
     def upstream(self) -> tuple[str, ...]:
-        """Names of the nodes this one reads from, without repeats, in argument order."""
+        """Names of the nodes this one reads from, without repeats, in argument-name order."""
         seen: dict[str, None] = {}
         for _, arg in self.args:
             for ref in iter_refs(arg):

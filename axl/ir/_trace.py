@@ -148,11 +148,12 @@ def build_ir(
     if not (isinstance(cls, type) and issubclass(cls, Workflow)):
         raise WorkflowError(f"{cls!r} is not a subclass of axl.Workflow")
     wf_name = cls.workflow_name()
-    file = inspect.getsourcefile(cls) or "<unknown>"
     try:
+        # Classes from exec'd code or a notebook have no source file; errors then lack file:line.
+        file = inspect.getsourcefile(cls) or "<unknown>"
         line = inspect.getsourcelines(cls)[1]
     except (OSError, TypeError):
-        line = 0
+        file, line = "<unknown>", 0
     try:
         instance = cls()
     except AxlError:
