@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import typer
 
-from axl.cli import _validate  # noqa: F401 - registers its command
+from axl.cli import _run, _validate  # noqa: F401 - each registers its commands
 from axl.cli._app import app
 from axl.errors import AxlError
 

@@ -1,0 +1,36 @@
+"""Human-readable rendering of build reports."""
+
+from __future__ import annotations
+
+from axl.exec import BuildReport
+
+_MARK = {
+    "ran": "ran",
+    "cached": "cached",
+    "failed": "FAILED",
+    "error": "ERROR",
+    "skipped": "skipped",
+}
+
+
+def render_report(report: BuildReport) -> str:
+    """One line per step, the failures' details, then a summary line."""
+    lines = []
+    width = max((len(n) for n in report.steps), default=4)
+    for name, step in report.steps.items():
+        extra = ""
+        if step.status in ("failed", "error") and step.error:
+            extra = f"  {step.error}"
+        elif step.status == "skipped" and step.reason:
+            extra = f"  ({step.reason})"
+        lines.append(f"  {_MARK[step.status]:<7} {name:<{width}}  {step.seconds:7.3f}s{extra}")
+    for step in report.steps.values():
+        if step.traceback:
+            lines.append(f"\n--- {step.name}: {step.status} ---\n{step.traceback.rstrip()}")
+    counts = ", ".join(f"{report.count(s)} {s}" for s in _MARK if report.count(s))
+    took = report.finished - report.started
+    state = "ok" if report.ok else "FAILED"
+    lines.append(f"{report.workflow}: {state} in {took:.2f}s ({counts})")
+    if report.view is not None and report.ok:
+        lines.append(f"outputs: {report.view}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,63 @@
+"""``axl run local``: build a workflow on this machine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from axl.cli._app import JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._render import render_report
+from axl.exec import BuildOptions
+from axl.exec._session import run_local
+
+run_app = typer.Typer(help="Run a workflow.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Steps run at once (default: cores).")]
+CacheDirOpt = Annotated[
+    str | None, typer.Option("--cache-dir", help="Cache folder (default: $AXL_CACHE_DIR or .axl).")
+]
+
+
+@run_app.command("local")
+def local(
+    module: WorkflowOpt,
+    params: ParamsOpt = None,
+    jobs: JobsOpt = 0,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Run steps in this process (for debuggers).")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step; still store the results.")
+    ] = False,
+    rerun: Annotated[
+        list[str] | None, typer.Option("--rerun", help="Run this step even if cached.")
+    ] = None,
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", "-k", help="Go on with independent steps after a failure."),
+    ] = False,
+    cache_dir: CacheDirOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build the workflow here: cached steps are reused, the rest run."""
+    options = BuildOptions(
+        jobs=jobs,
+        in_process=in_process,
+        no_cache=no_cache,
+        rerun=frozenset(rerun or ()),
+        keep_going=keep_going,
+    )
+    report = run_local(
+        module, params_file=params, workspace=workspace, cache_dir=cache_dir, options=options
+    )
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(render_report(report))
+    if not report.ok:
+        raise typer.Exit(1)

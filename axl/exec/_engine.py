@@ -1,0 +1,410 @@
+"""The incremental engine: key each step once its inputs are known, reuse or run it.
+
+Steps are visited in dependency order. A step's key needs its inputs' content digests, so keying
+and running interleave: when every input of a step is resolved, its key is computed; a valid
+record under that key is a hit (no user code runs); otherwise the step runs (in a worker process,
+or in this process with ``in_process``). Because inputs enter keys by content digest, a step that
+reruns and produces the same bytes leaves its downstream cached (early cutoff).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axl.cache._local import LocalStore
+from axl.cache._records import ActionResult, OutputRecord
+from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, StepReport
+from axl.graph._keys import KeyParts, key_parts
+from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq
+from axl.runtime._step import StepOutcome, StepTask, execute, save_value
+
+#: node -> its code part; raising is allowed (the error is reported for that step).
+CodeProvider = Callable[[IRNode], dict[str, str]]
+#: Called with (step name, status) as steps start and end; for progress displays.
+EventHook = Callable[[str, str], None]
+
+
+@dataclass
+class BuildOptions:
+    """How to build."""
+
+    jobs: int = 0
+    in_process: bool = False
+    no_cache: bool = False
+    rerun: frozenset[str] = frozenset()
+    keep_going: bool = False
+    targets: tuple[str, ...] = ()
+    capture: bool = True
+
+
+@dataclass
+class _State:
+    ir: IRWorkflow
+    options: BuildOptions
+    store: LocalStore
+    reports: dict[str, StepReport] = field(default_factory=dict)
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)
+    waiting: dict[str, int] = field(default_factory=dict)
+    ready: deque[str] = field(default_factory=deque)
+    stopped: bool = False
+
+
+_WORKER_STORE: LocalStore | None = None
+
+
+def _worker_init(root: str) -> None:
+    global _WORKER_STORE  # noqa: PLW0603 - one store per worker process, set once at start
+    _WORKER_STORE = LocalStore(Path(root))
+
+
+def _worker_run(task: StepTask) -> StepOutcome:
+    assert _WORKER_STORE is not None
+    return execute(task, _WORKER_STORE)
+
+
+def _noop() -> None:
+    return None
+
+
+def build(
+    ir: IRWorkflow,
+    *,
+    store: LocalStore,
+    code: CodeProvider,
+    environment: dict[str, str],
+    options: BuildOptions | None = None,
+    prepare: Callable[[], None] | None = None,
+    on_event: EventHook | None = None,
+) -> BuildReport:
+    """Build ``ir``'s steps (or ``options.targets`` and what they need).
+
+    Args:
+        ir: The workflow.
+        store: The local cache.
+        code: Gives each node's code key part.
+        environment: The key's environment part.
+        options: Parallelism, caching and failure policy.
+        prepare: Called once before the first step runs (imports the workflow module when the IR
+            came from a cache and no module was imported yet).
+        on_event: Progress hook.
+    """
+    scheduler = _Scheduler(
+        ir,
+        store,
+        code,
+        environment,
+        options or BuildOptions(),
+        prepare,
+        on_event or (lambda _name, _status: None),
+    )
+    return scheduler.run()
+
+
+class _Scheduler:
+    """Walks the graph: resolves ready steps (hit or launch), collects finished ones."""
+
+    def __init__(
+        self,
+        ir: IRWorkflow,
+        store: LocalStore,
+        code: CodeProvider,
+        environment: dict[str, str],
+        options: BuildOptions,
+        prepare: Callable[[], None] | None,
+        hook: EventHook,
+    ) -> None:
+        self.ir, self.store, self.code, self.environment = ir, store, code, environment
+        self.options, self.prepare, self.hook = options, prepare, hook
+        self.state = _State(ir, options, store)
+        wanted = ir.ancestors(list(options.targets)) if options.targets else None
+        self.nodes = [n for n in ir.nodes if wanted is None or n.name in wanted]
+        self.down: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for node in self.nodes:
+            ups = node.upstream
+            self.state.waiting[node.name] = len(ups)
+            for up in ups:
+                self.down[up].append(node.name)
+            if not ups:
+                self.state.ready.append(node.name)
+        self.pool: ProcessPoolExecutor | None = None
+        self.running: dict[Future[StepOutcome], tuple[str, StepTask, KeyParts, float]] = {}
+        self.delayed: list[tuple[float, int, str, StepTask, KeyParts]] = []
+        self.attempts: dict[str, int] = {}
+        self.prepared = prepare is None
+
+    def run(self) -> BuildReport:
+        started = time.time()
+        try:
+            while self.state.ready or self.running or self.delayed:
+                while self.state.ready:
+                    self._resolve(self.state.ready.popleft())
+                if self.delayed and self.delayed[0][0] <= time.monotonic():
+                    _, _, name, task, parts = heapq.heappop(self.delayed)
+                    self._launch(name, task, parts)
+                elif self.running:
+                    self._collect()
+                elif self.delayed:
+                    time.sleep(max(0.0, self.delayed[0][0] - time.monotonic()))
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        reports = self.state.reports
+        for node in self.nodes:
+            reports.setdefault(
+                node.name,
+                StepReport(node.name, SKIPPED, reason="the build stopped after a failure"),
+            )
+        ordered = {n.name: reports[n.name] for n in self.nodes}
+        return BuildReport(self.ir.name, self.ir.compute_hash(), ordered, started, time.time())
+
+    def _finish(self, name: str, report: StepReport) -> None:
+        self.state.reports[name] = report
+        self.hook(name, report.status)
+        for child in self.down[name]:
+            self.state.waiting[child] -= 1
+            if self.state.waiting[child] == 0:
+                self.state.ready.append(child)
+
+    def _resolve(self, name: str) -> None:
+        """Skip, reuse or launch a step whose inputs are all settled."""
+        state, node = self.state, self.ir.get_node(name)
+        blocked = _blocked_by(node, state)
+        if blocked is not None or state.stopped:
+            reason = (
+                f"upstream step {blocked!r} did not succeed"
+                if blocked
+                else "the build stopped after a failure (use --keep-going)"
+            )
+            self._finish(name, StepReport(name, SKIPPED, reason=reason))
+            return
+        try:
+            parts = key_parts(self.ir, node, self.code(node), self.environment, state.digests)
+        except Exception as exc:  # noqa: BLE001 - reported as "axl could not run it"
+            self._finish(name, StepReport(name, ERROR, error=f"{type(exc).__name__}: {exc}"))
+            state.stopped = state.stopped or not self.options.keep_going
+            return
+        hit = _lookup(state, node, parts)
+        if hit is not None:
+            for out, rec in hit.outputs.items():
+                state.digests[(name, out)] = rec.digest
+            self._finish(
+                name,
+                StepReport(
+                    name,
+                    CACHED,
+                    parts.key,
+                    0.0,
+                    hit.outputs,
+                    parts=parts.as_dict(),
+                    log_digest=hit.log_digest,
+                ),
+            )
+            return
+        if node.kind == "params":
+            t0 = time.time()
+            self.attempts[name] = 1
+            self._complete(
+                name, _params_task(self.ir, node), parts, _run_params(node, self.store), t0
+            )
+            return
+        if not self.prepared and self.prepare is not None:
+            self.prepare()
+        self.prepared = True
+        self._launch(name, _task(self.ir, node, state), parts)
+
+    def _launch(self, name: str, task: StepTask, parts: KeyParts) -> None:
+        self.attempts[name] = self.attempts.get(name, 0) + 1
+        self.hook(name, "running")
+        jobs = _jobs(self.options)
+        if self.options.in_process or jobs == 1:
+            t0 = time.time()
+            outcome = execute(task, self.store, capture=self.options.capture)
+            self._complete(name, task, parts, outcome, t0)
+            return
+        if self.pool is None:
+            self.pool = _start_pool(jobs, self.store.root)
+        self.running[self.pool.submit(_worker_run, task)] = (name, task, parts, time.time())
+
+    def _collect(self) -> None:
+        """Wait for a running step to end (or for a retry to become due) and settle it."""
+        timeout = max(0.0, self.delayed[0][0] - time.monotonic()) if self.delayed else None
+        done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            name, task, parts, t0 = self.running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker died (e.g. OOM-killed)
+                outcome = StepOutcome(
+                    "error",
+                    error=f"the worker running step {name!r} died: {type(exc).__name__}: {exc}",
+                    seconds=time.time() - t0,
+                )
+                if self.pool is not None:
+                    self.pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = None
+            self._complete(name, task, parts, outcome, t0)
+
+    def _complete(
+        self, name: str, task: StepTask, parts: KeyParts, outcome: StepOutcome, t0: float
+    ) -> None:
+        node, store, attempts = self.ir.get_node(name), self.store, self.attempts[name]
+        if outcome.status == "ok":
+            record = ActionResult(
+                key=parts.key,
+                workflow=self.ir.name,
+                step=name,
+                outputs=outcome.outputs,
+                seconds=outcome.seconds,
+                created=time.time(),
+                log_digest=outcome.log_digest,
+                parts=parts.as_dict(),
+                stamps=_stamps(store, outcome.outputs),
+            )
+            if node.cache:
+                store.put_record(record)
+            for out, rec in outcome.outputs.items():
+                self.state.digests[(name, out)] = rec.digest
+            self._finish(
+                name,
+                StepReport(
+                    name,
+                    RAN,
+                    parts.key,
+                    outcome.seconds,
+                    outcome.outputs,
+                    attempts=attempts,
+                    parts=parts.as_dict(),
+                    log_digest=outcome.log_digest,
+                    started=t0,
+                ),
+            )
+            return
+        if outcome.status == "failed" and attempts <= node.retries:
+            # Exponential backoff, capped: 0.1 s, 0.2 s, 0.4 s ... 5 s.
+            due = time.monotonic() + min(0.1 * 2 ** (attempts - 1), 5.0)
+            heapq.heappush(self.delayed, (due, len(self.delayed), name, task, parts))
+            return
+        status = FAILED if outcome.status == "failed" else ERROR
+        self._finish(
+            name,
+            StepReport(
+                name,
+                status,
+                parts.key,
+                outcome.seconds,
+                error=outcome.error,
+                traceback=outcome.traceback,
+                attempts=attempts,
+                parts=parts.as_dict(),
+                log_digest=outcome.log_digest,
+                started=t0,
+            ),
+        )
+        if not self.options.keep_going:
+            self.state.stopped = True
+
+
+def _jobs(options: BuildOptions) -> int:
+    return options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
+
+
+def _start_pool(jobs: int, root: Path) -> ProcessPoolExecutor:
+    import multiprocessing
+
+    # fork: workers inherit the modules already imported (and compiled from the hashed sources),
+    # so what runs is what was keyed, and a worker starts in about a millisecond.
+    ctx = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_worker_init, initargs=(str(root),)
+    )
+    # Start every worker now, before anything else can start threads in this process.
+    for future in [pool.submit(_noop) for _ in range(jobs)]:
+        future.result()
+    return pool
+
+
+def _blocked_by(node: IRNode, state: _State) -> str | None:
+    for up in node.upstream:
+        report = state.reports.get(up)
+        if report is None or report.status not in (RAN, CACHED):
+            return up
+    return None
+
+
+def _lookup(state: _State, node: IRNode, parts: KeyParts) -> ActionResult | None:
+    opts = state.options
+    if not node.cache or opts.no_cache or node.name in opts.rerun:
+        return None
+    record = state.store.get_record(parts.key)
+    if record is None:
+        return None
+    for rec in record.outputs.values():
+        if state.store.verified_blob(rec.digest, record.stamps.get(rec.digest)) is None:
+            return None
+    state.store.touch_record(parts.key)
+    return record
+
+
+def _stamps(store: LocalStore, outputs: dict[str, OutputRecord]) -> dict[str, tuple[int, int, int]]:
+    stamps: dict[str, tuple[int, int, int]] = {}
+    for rec in outputs.values():
+        stamp = store.stamp(rec.digest)
+        if stamp is not None:
+            stamps[rec.digest] = stamp
+    return stamps
+
+
+def _arg_spec(arg: Any, node: IRNode, arg_name: str, state: _State) -> Any:
+    if isinstance(arg, Ref):
+        rec = state.reports[arg.node].outputs[arg.output]
+        mode = dict(node.input_modes).get(arg_name, state.ir.input_mode)
+        return {
+            "input": {
+                "digest": rec.digest,
+                "handler": rec.handler,
+                "extension": rec.extension,
+                "mode": mode,
+            }
+        }
+    if isinstance(arg, Const):
+        return {"const": arg.value}
+    if isinstance(arg, Seq):
+        return {"list": [_arg_spec(a, node, arg_name, state) for a in arg.items]}
+    assert isinstance(arg, Map)
+    return {"dict": {k: _arg_spec(v, node, arg_name, state) for k, v in arg.items}}
+
+
+def _task(ir: IRWorkflow, node: IRNode, state: _State) -> StepTask:
+    return StepTask(
+        workflow_module=ir.module,
+        workflow_qualname=ir.qualname,
+        step=node.step,
+        node=node.name,
+        args={name: _arg_spec(arg, node, name, state) for name, arg in node.args},
+        outputs=tuple((o.name, o.handler) for o in node.outputs),
+        multi=not (len(node.outputs) == 1 and node.outputs[0].name == "out"),
+        default_handler=ir.io_handler,
+        env=node.env,
+    )
+
+
+def _params_task(ir: IRWorkflow, node: IRNode) -> StepTask:
+    return StepTask(ir.module, ir.qualname, node.step, node.name, {}, (), False, "json")
+
+
+def _run_params(node: IRNode, store: LocalStore) -> StepOutcome:
+    """The params step runs no user code: its values were fixed when the IR was built."""
+    t0 = time.perf_counter()
+    values = node.param_values
+    outputs = {"out": save_value(values, "json", "json", store)}
+    for key, value in values.items():
+        outputs[key] = save_value(value, "json", "json", store)
+    return StepOutcome("ok", outputs=outputs, seconds=time.perf_counter() - t0)

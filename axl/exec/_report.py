@@ -1,0 +1,101 @@
+"""What a build reports: per step status, key, time and outputs; JSON and run records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axl.cache._records import OutputRecord
+
+#: Statuses a step can end a build in.
+RAN, CACHED, FAILED, ERROR, SKIPPED = "ran", "cached", "failed", "error", "skipped"
+
+
+@dataclass
+class StepReport:
+    """How one step ended."""
+
+    name: str
+    status: str
+    key: str | None = None
+    seconds: float = 0.0
+    outputs: dict[str, OutputRecord] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    parts: dict[str, Any] = field(default_factory=dict)
+    log_digest: str | None = None
+    started: float = 0.0
+    source: str = "local"
+
+    def to_json(self, view: Path | None = None) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        for name, rec in self.outputs.items():
+            out = rec.to_json()
+            if view is not None:
+                suffix = f".{rec.extension}" if rec.extension else ""
+                out["path"] = str(view / self.name / f"{name}{suffix}")
+            outputs[name] = out
+        data: dict[str, Any] = {
+            "status": self.status,
+            "key": self.key,
+            "seconds": round(self.seconds, 6),
+            "outputs": outputs,
+        }
+        for attr in ("error", "traceback", "reason", "log_digest"):
+            value = getattr(self, attr)
+            if value is not None:
+                data[attr] = value
+        if self.attempts > 1:
+            data["attempts"] = self.attempts
+        if self.started:
+            data["started"] = self.started
+        if self.source != "local":
+            data["source"] = self.source
+        return data
+
+
+@dataclass
+class BuildReport:
+    """A whole build of one workflow."""
+
+    workflow: str
+    hash: str
+    steps: dict[str, StepReport]
+    started: float
+    finished: float
+    view: Path | None = None
+    run_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in (RAN, CACHED) for s in self.steps.values())
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.steps.values() if s.status == status)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "hash": self.hash,
+            "run": self.run_id,
+            "ok": self.ok,
+            "started": self.started,
+            "seconds": round(self.finished - self.started, 6),
+            "output_dir": str(self.view) if self.view else None,
+            "steps": {name: s.to_json(self.view) for name, s in self.steps.items()},
+        }
+
+    def run_record(self) -> dict[str, Any]:
+        """What the run history keeps: the JSON report plus each step's key parts."""
+        data = self.to_json()
+        for name, step in self.steps.items():
+            data["steps"][name]["parts"] = step.parts
+        data["finished"] = self.finished
+        return data
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True)

@@ -1,0 +1,148 @@
+"""One local build, end to end: workspace, store, keys, engine, run record, readable outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from axl._loader import find_workspace, load_workflow
+from axl._params import load_params
+from axl.cache._local import LocalStore, write_atomic
+from axl.dsl import Workflow
+from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
+from axl.exec._report import BuildReport
+from axl.graph._code import CodeIndex
+from axl.graph._keys import environment_part
+from axl.ir import IRNode, IRWorkflow, build_ir
+
+#: The folder (under the workspace root) holding readable links to each build's outputs.
+OUTPUT_DIR = "workspace"
+
+
+def cache_dir_for(root: Path, cache_dir: str | Path | None = None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$AXL_CACHE_DIR``, else ``<root>/.axl``."""
+    chosen = cache_dir or os.environ.get("AXL_CACHE_DIR")
+    return Path(chosen).resolve() if chosen else root / ".axl"
+
+
+def open_store(root: Path, cache_dir: str | Path | None = None) -> LocalStore:
+    return LocalStore(cache_dir_for(root, cache_dir))
+
+
+def live_code(cls: type[Workflow], root: Path) -> tuple[CodeProvider, CodeIndex]:
+    """A code provider that reads the (already imported) workflow's sources."""
+    index = CodeIndex(root)
+    steps = cls.steps()
+
+    def code(node: IRNode) -> dict[str, str]:
+        if node.kind == "params":
+            # The params step's values are its input; its function ran when the IR was built.
+            return {}
+        return index.step_code(steps[node.step].fn, cls)
+
+    return code, index
+
+
+def run_local(
+    spec: str,
+    *,
+    params_file: str | Path | None = None,
+    workspace: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    options: BuildOptions | None = None,
+    on_event: EventHook | None = None,
+) -> BuildReport:
+    """Load, trace, key and build the workflow ``spec`` (``module:Class`` or ``file.py:Class``)."""
+    root = find_workspace(explicit=workspace)
+    cls = load_workflow(spec, root)
+    overrides = load_params(params_file) if params_file is not None else None
+    ir = build_ir(cls, overrides, params_file)
+    code, _ = live_code(cls, root)
+    return run_ir(
+        ir,
+        root=root,
+        store=open_store(root, cache_dir),
+        code=code,
+        options=options,
+        on_event=on_event,
+    )
+
+
+def run_ir(
+    ir: IRWorkflow,
+    *,
+    root: Path,
+    store: LocalStore,
+    code: CodeProvider,
+    options: BuildOptions | None = None,
+    prepare: Callable[[], None] | None = None,
+    on_event: EventHook | None = None,
+) -> BuildReport:
+    """Build an IR whose code digests ``code`` provides; record the run; link the outputs."""
+    report = build(
+        ir,
+        store=store,
+        code=code,
+        environment=environment_part(ir, root),
+        options=options,
+        prepare=prepare,
+        on_event=on_event,
+    )
+    report.view = link_outputs(report, root, store)
+    record_run(report, store)
+    return report
+
+
+def link_outputs(report: BuildReport, root: Path, store: LocalStore) -> Path:
+    """Readable links ``workspace/<hash>/<step>/<output>.<ext>`` into the CAS, plus
+    ``workspace/<workflow>`` pointing at the latest build of that workflow."""
+    base = root / OUTPUT_DIR
+    view = base / report.hash
+    for step in report.steps.values():
+        for name, rec in step.outputs.items():
+            suffix = f".{rec.extension}" if rec.extension else ""
+            _symlink(store.blob_path(rec.digest), view / step.name / f"{name}{suffix}")
+    _symlink(Path(report.hash), base / report.workflow)
+    return view
+
+
+def _symlink(target: Path, link: Path) -> None:
+    with contextlib.suppress(OSError):
+        if os.readlink(link) == str(target):
+            return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.{secrets.token_hex(4)}")
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def record_run(report: BuildReport, store: LocalStore) -> Path:
+    """Append the build to the run history: ``runs/<workflow>/<run-id>.json``."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started))
+    report.run_id = f"{stamp}-{secrets.token_hex(3)}"
+    folder = store.runs_dir / report.workflow
+    folder.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = report.run_record()
+    data["host"] = os.uname().nodename
+    data["user"] = os.environ.get("USER", "")
+    path = folder / f"{report.run_id}.json"
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode(), store.tmp_dir)
+    return path
+
+
+def load_runs(store: LocalStore, workflow: str) -> list[dict[str, Any]]:
+    """The run records of ``workflow``, oldest first."""
+    folder = store.runs_dir / workflow
+    if not folder.is_dir():
+        return []
+    runs = []
+    for path in sorted(folder.glob("*.json")):
+        with contextlib.suppress(ValueError, OSError):
+            runs.append(json.loads(path.read_text()))
+    return runs

@@ -1,0 +1,264 @@
+"""Executing one step: load inputs, call the function, save outputs into the store.
+
+This is the single place where user step code runs. The local executor calls :func:`execute`
+in worker processes (or in-process); the runner entrypoint ``python -m axl.runtime`` calls it from
+an IO manifest. Either way a step behaves the same.
+
+A task's arguments are plain JSON-able data (the same shape the IO manifest uses)::
+
+    {"input": {"digest": D, "handler": H, "extension": E, "mode": "object"|"path"}}
+    {"const": VALUE}
+    {"list": [ARG, ...]}
+    {"dict": {NAME: ARG, ...}}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io as _io
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axl import io
+from axl.cache._local import LocalStore
+from axl.cache._records import OutputRecord
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """Everything needed to run one step, picklable and JSON-able."""
+
+    workflow_module: str
+    workflow_qualname: str
+    step: str
+    node: str
+    args: dict[str, Any]
+    outputs: tuple[tuple[str, str], ...]
+    multi: bool
+    default_handler: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class StepOutcome:
+    """What happened. ``status``: ``ok``, ``failed`` (the step's code raised or returned something
+    that cannot be saved) or ``error`` (axl could not run it)."""
+
+    status: str
+    outputs: dict[str, OutputRecord] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    log_digest: str | None = None
+    logs: str = ""
+
+
+class _RunnerProblem(Exception):
+    """axl could not run the step (not the step's fault)."""
+
+
+def resolve_class(module: str, qualname: str) -> Any:
+    """Import ``module`` and walk ``qualname`` in it."""
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepOutcome:
+    """Run ``task`` and store its outputs in ``store``. Never raises for step failures."""
+    started = time.perf_counter()
+    buffer = _io.StringIO()
+    work = store.tmp_folder()
+    try:
+        try:
+            cls = resolve_class(task.workflow_module, task.workflow_qualname)
+            step_def = cls.steps()[task.step]
+            instance = cls()
+            kwargs = {
+                name: _load(arg, store, work / "inputs", name) for name, arg in task.args.items()
+            }
+        except _RunnerProblem as exc:
+            return StepOutcome("error", error=str(exc), seconds=time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - anything here means axl could not set up
+            return StepOutcome(
+                "error",
+                error=f"could not prepare step {task.node!r}: {type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+                seconds=time.perf_counter() - started,
+            )
+        with _environment(task.env), _capture(buffer, tee=not capture):
+            try:
+                value = step_def.fn(instance, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the step's own failure, reported as such
+                return _failed(task, exc, started, buffer, store, user_tb=True)
+        try:
+            outputs = _save_all(task, value, store, work)
+        except _RunnerProblem as exc:
+            return StepOutcome(
+                "failed",
+                error=str(exc),
+                seconds=time.perf_counter() - started,
+                logs=buffer.getvalue(),
+            )
+        except Exception as exc:  # noqa: BLE001 - the value could not be saved by its handler
+            return _failed(task, exc, started, buffer, store, user_tb=False)
+        logs = buffer.getvalue()
+        log_digest = store.put_bytes(logs.encode())[0] if logs else None
+        return StepOutcome(
+            "ok",
+            outputs=outputs,
+            seconds=time.perf_counter() - started,
+            log_digest=log_digest,
+            logs=logs,
+        )
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _failed(
+    task: StepTask,
+    exc: BaseException,
+    started: float,
+    buffer: _io.StringIO,
+    store: LocalStore,
+    *,
+    user_tb: bool,
+) -> StepOutcome:
+    tb = exc.__traceback__
+    if user_tb and tb is not None:
+        tb = tb.tb_next  # drop this module's own frame: show the user's code only
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    logs = buffer.getvalue()
+    log_digest = store.put_bytes(logs.encode())[0] if logs else None
+    what = "raised" if user_tb else "returned a value its output handler could not save:"
+    return StepOutcome(
+        "failed",
+        error=f"step {task.node!r} {what} {type(exc).__name__}: {exc}",
+        traceback=text,
+        seconds=time.perf_counter() - started,
+        log_digest=log_digest,
+        logs=logs,
+    )
+
+
+def _load(arg: Any, store: LocalStore, folder: Path, name: str) -> Any:
+    if "const" in arg:
+        return arg["const"]
+    if "list" in arg:
+        return [_load(a, store, folder, f"{name}-{i}") for i, a in enumerate(arg["list"])]
+    if "dict" in arg:
+        return {k: _load(a, store, folder, f"{name}-{k}") for k, a in arg["dict"].items()}
+    spec = arg["input"]
+    blob = store.blob_path(spec["digest"])
+    if not blob.exists():
+        raise _RunnerProblem(
+            f"input {name!r} (blob {spec['digest'][:12]}) is missing from the store {store.root}"
+        )
+    if spec["mode"] == "path":
+        # A link whose name carries the handler's extension: tools that sniff extensions work,
+        # and the blob itself stays read-only.
+        folder.mkdir(parents=True, exist_ok=True)
+        ext = f".{spec['extension']}" if spec["extension"] else ""
+        link = folder / f"{name}{ext}"
+        os.symlink(blob, link)
+        return str(link)
+    try:
+        handler = io.get(spec["handler"])
+    except Exception as exc:  # noqa: BLE001 - an unknown handler is axl's problem to report
+        raise _RunnerProblem(f"input {name!r}: {exc}") from None
+    try:
+        return handler.load(blob)
+    except Exception as exc:  # noqa: BLE001 - a blob the handler cannot read
+        raise _RunnerProblem(
+            f"input {name!r} could not be loaded by handler {spec['handler']!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _save_all(task: StepTask, value: Any, store: LocalStore, work: Path) -> dict[str, OutputRecord]:
+    names = [name for name, _ in task.outputs]
+    if task.multi:
+        if isinstance(value, dict):
+            if sorted(value) != sorted(names):
+                raise _RunnerProblem(
+                    f"step {task.node!r} returned a dict with keys {sorted(value)}, "
+                    f"but declares outputs {names}"
+                )
+            values = dict(value)
+        elif isinstance(value, (tuple, list)) and len(value) == len(names):
+            values = dict(zip(names, value, strict=True))
+        else:
+            raise _RunnerProblem(
+                f"step {task.node!r} declares outputs {names}, so it must return a tuple of "
+                f"{len(names)} values or a dict with those keys; it returned "
+                f"{type(value).__name__}"
+            )
+    else:
+        values = {names[0]: value}
+    records: dict[str, OutputRecord] = {}
+    for name, declared in task.outputs:
+        records[name] = save_value(values[name], declared, task.default_handler, store, work)
+    return records
+
+
+def save_value(
+    value: Any, declared: str, default: str, store: LocalStore, work: Path | None = None
+) -> OutputRecord:
+    """Save ``value`` with its handler (detected when ``declared`` is ``auto``) into the CAS."""
+    handler = io.detect(value, default) if declared == io.AUTO else io.get(declared)
+    tmp = store.tmp_file(f".{handler.extension}")
+    try:
+        handler.save(value, tmp)
+        metadata = handler.metadata(tmp)
+        digest, size = store.put_file(tmp)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return OutputRecord(digest, size, handler.name, handler.extension, metadata)
+
+
+@contextlib.contextmanager
+def _environment(env: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k, _ in env}
+    os.environ.update(dict(env))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _Tee(_io.TextIOBase):
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, s: str) -> int:
+        for stream in self.streams:
+            stream.write(s)
+        return len(s)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def _capture(buffer: _io.StringIO, *, tee: bool) -> Iterator[None]:
+    out: Any = _Tee(buffer, sys.stdout) if tee else buffer
+    err: Any = _Tee(buffer, sys.stderr) if tee else buffer
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield
