@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from axl.dsl import Workflow
-from axl.errors import LoadError, UsageError
+from axl.errors import AxlError, LoadError, UsageError
 
 #: Source bytes each project module was compiled from, by absolute file path.
 SOURCES: dict[str, bytes] = {}
@@ -135,6 +135,7 @@ def import_module(target: str, root: Path) -> ModuleType:
     for entry in (str(folder), str(root)):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    name = _canonical_name(name, root)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -151,8 +152,30 @@ def import_module(target: str, root: Path) -> ModuleType:
             file=exc.filename,
             line=exc.lineno,
         ) from None
+    except AxlError:
+        # Misuse of axl at import time (bad @step or @workflow options) already says where.
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure of user code becomes one error line
         raise _import_failed(name, exc) from None
+
+
+def _canonical_name(name: str, root: Path) -> str:
+    """The name a project module has relative to the workspace root.
+
+    ``-m churn_workflow:C`` run inside ``examples/`` and ``-m examples/churn_workflow.py:C`` must
+    load the same module under the same name, or the IR (and its hash) would differ by how the
+    workflow was named on the command line.
+    """
+    if name in sys.modules:
+        return name
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return name
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return name
+    canonical, _ = module_name_for(Path(spec.origin), root)
+    return canonical if Path(spec.origin).resolve().is_relative_to(root.resolve()) else name
 
 
 def _import_failed(name: str, exc: BaseException) -> LoadError:
