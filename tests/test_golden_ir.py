@@ -1,0 +1,86 @@
+"""Golden IR JSON for the examples, compared byte for byte.
+
+The goldens live in ``tests/golden/ir/<case>.json``. They change only by ``make golden`` (which sets
+``AXL_REGENERATE_GOLDEN=1``), never in CI, so a change to the IR shows up as a reviewed diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from axl import ir
+
+GOLDEN = REPO / "tests" / "golden" / "ir"
+REGENERATE = os.environ.get("AXL_REGENERATE_GOLDEN") == "1"
+
+#: Case name -> workflow spec, relative to the repository root. Add each new example here.
+CASES = {
+    "tiny": "examples/tiny.py:Tiny",
+    "fanout": "examples/fanout.py:FanOut",
+}
+
+
+def _ir_json(spec: str) -> bytes:
+    """``axl validate --json`` as a user runs it, from the repository root, as raw bytes."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "axl", "validate", "-m", spec, "--json"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_ir(case: str) -> None:
+    actual = _ir_json(CASES[case])
+    path = GOLDEN / f"{case}.json"
+    if REGENERATE:
+        _write_atomic(path, actual)
+        return
+    assert path.is_file(), f"{path} is missing: run `make golden` and review the new file"
+    expected = path.read_bytes()
+    if actual != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.decode().splitlines(keepends=True),
+                actual.decode().splitlines(keepends=True),
+                f"golden/ir/{case}.json",
+                "axl validate --json",
+            )
+        )
+        pytest.fail(
+            f"IR of {CASES[case]} differs from its golden; if intended, run `make golden`"
+            f" and review the diff:\n{diff}"
+        )
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_ir_is_canonical_and_machine_independent(case: str) -> None:
+    text = (GOLDEN / f"{case}.json").read_text(encoding="utf-8")
+    assert ir.dumps(ir.loads(text)) == text  # loads back to the same IR, dumps to the same bytes
+    assert str(REPO) not in text
+    assert "/home/" not in text
+    assert "/tmp/" not in text
+
+
+def test_golden_ir_has_no_stale_files() -> None:
+    stale = sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem not in CASES)
+    assert not stale, f"golden files without a case in CASES: {stale}"
