@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from axl.cli._app import JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 from axl.cli._render import render_report
 from axl.exec import BuildOptions
 from axl.exec._session import run_local
@@ -43,6 +44,8 @@ def local(
     cache_dir: CacheDirOpt = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
+    remote_cache: RemoteCacheOpt = None,
+    remote_upload: RemoteUploadOpt = None,
 ) -> None:
     """Build the workflow here: cached steps are reused, the rest run."""
     options = BuildOptions(
@@ -53,7 +56,13 @@ def local(
         keep_going=keep_going,
     )
     report = run_local(
-        module, params_file=params, workspace=workspace, cache_dir=cache_dir, options=options
+        module,
+        params_file=params,
+        workspace=workspace,
+        cache_dir=cache_dir,
+        options=options,
+        remote_cache=remote_cache,
+        remote_upload=remote_upload,
     )
     if json_out:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")

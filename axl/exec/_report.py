@@ -69,6 +69,8 @@ class BuildReport:
     finished: float
     view: Path | None = None
     run_id: str = ""
+    #: What the remote cache did (hits, bytes, warnings) when one was used; see _remote_build.
+    remote: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,7 +80,7 @@ class BuildReport:
         return sum(1 for s in self.steps.values() if s.status == status)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "workflow": self.workflow,
             "hash": self.hash,
             "run": self.run_id,
@@ -88,6 +90,9 @@ class BuildReport:
             "output_dir": str(self.view) if self.view else None,
             "steps": {name: s.to_json(self.view) for name, s in self.steps.items()},
         }
+        if self.remote is not None:
+            data["remote"] = self.remote
+        return data
 
     def run_record(self) -> dict[str, Any]:
         """What the run history keeps: the JSON report plus each step's key parts."""

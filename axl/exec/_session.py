@@ -16,6 +16,7 @@ from axl._params import load_params
 from axl.cache._local import LocalStore, write_atomic
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
+from axl.exec._remote_build import build_store, settle_remote
 from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
 from axl.graph._keys import environment_part
@@ -57,9 +58,21 @@ def run_local(
     cache_dir: str | Path | None = None,
     options: BuildOptions | None = None,
     on_event: EventHook | None = None,
+    remote_cache: str | None = None,
+    remote_upload: bool | None = None,
 ) -> BuildReport:
-    """Load, trace, key and build the workflow ``spec`` (``module:Class`` or ``file.py:Class``)."""
+    """Load, trace, key and build the workflow ``spec`` (``module:Class`` or ``file.py:Class``).
+
+    ``remote_cache``/``remote_upload`` are the ``--remote-cache``/``--[no-]remote-upload`` flags
+    (``None``: not given; see :func:`axl.exec._remote_build.build_store`).
+    """
     root = find_workspace(explicit=workspace)
+    store = build_store(
+        root,
+        cache_dir_for(root, cache_dir),
+        remote_cache=remote_cache,
+        remote_upload=remote_upload,
+    )
     cls = load_workflow(spec, root)
     overrides = load_params(params_file) if params_file is not None else None
     ir = build_ir(cls, overrides, params_file)
@@ -67,7 +80,7 @@ def run_local(
     return run_ir(
         ir,
         root=root,
-        store=open_store(root, cache_dir),
+        store=store,
         code=code,
         options=options,
         on_event=on_event,
@@ -94,6 +107,7 @@ def run_ir(
         prepare=prepare,
         on_event=on_event,
     )
+    settle_remote(report, store)
     report.view = link_outputs(report, root, store)
     record_run(report, store)
     return report

@@ -1,0 +1,311 @@
+"""The local store in front of a remote one: read-through, write-through, never trusted blindly.
+
+Reading: a key the local action cache lacks (or whose blobs are gone) is asked of the remote. A
+remote entry is an envelope holding the record's exact bytes and, when ``$AXL_CACHE_SECRET`` is
+set, their keyed digest (:func:`axl.hashing.hmac_digest`). With a secret, an unsigned or badly
+signed entry is ignored: outputs are unpickled, so a record naming someone else's blob would run
+their code. The record's blobs are then downloaded into ``tmp/``, hashed, and moved into the local
+CAS only when the content matches the digest; only then is the record stored locally. A step
+whose entry fails any check is a miss and runs locally.
+
+Writing: a fresh local result is uploaded blobs first, then its entry, so a reader on another
+machine never finds an entry whose blobs are missing. ``upload=False`` makes a read-only consumer.
+
+The remote can only make a build faster: the first failure (down, slow, erroring) prints one
+warning and the rest of the build runs against the local store alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from axl.cache._local import LocalStore
+from axl.cache._records import ActionResult
+from axl.cache._remote import RemoteError, RemoteStore
+from axl.hashing import file_digest, hmac_digest
+
+#: The shared secret that signs remote action entries.
+ENV_SECRET = "AXL_CACHE_SECRET"  # noqa: S105 - the variable's name, not a secret
+ENTRY_VERSION = 1
+
+#: Why a remote entry was not used; each kind is warned about once per build.
+UNSIGNED, BAD_SIGNATURE, MALFORMED, TAMPERED = "unsigned", "bad-signature", "malformed", "tampered"
+
+Warn = Callable[[str], None]
+
+
+def secret_from_env() -> bytes | None:
+    """``$AXL_CACHE_SECRET`` as bytes, or ``None`` when unset or empty."""
+    value = os.environ.get(ENV_SECRET, "")
+    return value.encode() if value else None
+
+
+def encode_entry(record: ActionResult, secret: bytes | None) -> bytes:
+    """The remote form of ``record``: its bytes (without local trust stamps), signed if a secret
+    is given."""
+    body = replace(record, stamps={}).to_bytes()
+    entry = {
+        "axl_entry": ENTRY_VERSION,
+        "record": body.decode(),
+        "signature": hmac_digest(secret, body) if secret else None,
+    }
+    return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[ActionResult | None, str]:
+    """Check and parse a remote entry fetched under ``key``.
+
+    Returns:
+        ``(record, "")`` when it may be used, else ``(None, why)`` with ``why`` one of
+        :data:`UNSIGNED`, :data:`BAD_SIGNATURE`, :data:`MALFORMED`.
+    """
+    try:
+        entry = json.loads(raw)
+        body = str(entry["record"]).encode()
+        signature = entry.get("signature")
+        if entry.get("axl_entry") != ENTRY_VERSION:
+            return None, MALFORMED
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, MALFORMED
+    if secret is not None:
+        if not isinstance(signature, str) or not signature:
+            return None, UNSIGNED
+        if not hmac.compare_digest(signature, hmac_digest(secret, body)):
+            return None, BAD_SIGNATURE
+    record = ActionResult.from_bytes(body)
+    if record is None or record.key != key:
+        # A valid record replayed under another key is as wrong as a corrupt one.
+        return None, MALFORMED
+    return record, ""
+
+
+def record_blobs(record: ActionResult) -> list[str]:
+    """The blobs a record needs: its outputs and its log, each once, in a stable order."""
+    digests = [rec.digest for _, rec in sorted(record.outputs.items())]
+    if record.log_digest:
+        digests.append(record.log_digest)
+    return list(dict.fromkeys(digests))
+
+
+@dataclass
+class RemoteStats:
+    """What the remote did for one build; saved in the run record."""
+
+    url: str
+    upload: bool
+    remote_hits: int = 0
+    remote_misses: int = 0
+    uploads: int = 0
+    blobs_downloaded: int = 0
+    bytes_downloaded: int = 0
+    blobs_uploaded: int = 0
+    bytes_uploaded: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    degraded: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "upload": self.upload,
+            "remote_hits": self.remote_hits,
+            "remote_misses": self.remote_misses,
+            "uploads": self.uploads,
+            "blobs_downloaded": self.blobs_downloaded,
+            "bytes_downloaded": self.bytes_downloaded,
+            "blobs_uploaded": self.blobs_uploaded,
+            "bytes_uploaded": self.bytes_uploaded,
+            "rejected": dict(sorted(self.rejected.items())),
+            "degraded": self.degraded,
+            "warnings": list(self.warnings),
+        }
+
+
+class _Tampered(Exception):
+    """A downloaded blob's content does not match its digest."""
+
+
+def _stderr(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+class TieredStore(LocalStore):
+    """A :class:`LocalStore` that reads through to and writes through to a remote store.
+
+    Only :meth:`get_record` and :meth:`put_record` reach the remote; blobs are written, read and
+    verified locally as before, so the engine and its worker processes need not know about it.
+    Not thread-safe (the engine calls it from its scheduling thread only).
+
+    Args:
+        root: The local cache folder.
+        remote: The remote store.
+        upload: Whether fresh results are uploaded.
+        secret: Signs uploaded entries and is required of downloaded ones; by default
+            ``$AXL_CACHE_SECRET``.
+        warn: Receives each warning (default: a ``warning:`` line on stderr).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        remote: RemoteStore,
+        *,
+        upload: bool = True,
+        secret: bytes | Callable[[], bytes | None] | None = secret_from_env,
+        warn: Warn | None = None,
+    ) -> None:
+        super().__init__(root)
+        self.remote = remote
+        self.upload = upload
+        self.secret = secret() if callable(secret) else secret
+        self.stats = RemoteStats(remote.url, upload)
+        #: Keys whose records came from the remote during this store's life.
+        self.fetched: set[str] = set()
+        self._warn = warn or _stderr
+        self._warned: set[str] = set()
+        # Blobs the remote holds with the wrong content: uploaded again even though HEAD says
+        # they exist, so a tampered blob is repaired by the next build that produces it.
+        self._suspect: set[str] = set()
+
+    @property
+    def degraded(self) -> bool:
+        return self.stats.degraded
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_record(self, key: str) -> ActionResult | None:
+        """The local record, else the remote one (checked, its blobs downloaded and verified)."""
+        record = super().get_record(key)
+        if record is not None and all(self.has_blob(d) for d in record_blobs(record)):
+            return record
+        if self.stats.degraded:
+            return record
+        return self._fetch(key) or record
+
+    def _fetch(self, key: str) -> ActionResult | None:
+        try:
+            raw = self.remote.get_ac(key)
+            if raw is None:
+                self.stats.remote_misses += 1
+                return None
+            record, problem = decode_entry(raw, key, self.secret)
+            if record is None:
+                self._reject(problem, key)
+                return None
+            for digest in record_blobs(record):
+                if not self._download(digest):
+                    # An evicted blob (the server's own GC): a plain miss.
+                    self.stats.remote_misses += 1
+                    return None
+        except RemoteError as exc:
+            self._degrade(exc)
+            return None
+        except _Tampered as exc:
+            self._reject(TAMPERED, key, str(exc))
+            return None
+        stamps = {d: s for d in record_blobs(record) if (s := self.stamp(d)) is not None}
+        record = replace(record, stamps=stamps)
+        super().put_record(record)
+        self.fetched.add(key)
+        self.stats.remote_hits += 1
+        return record
+
+    def _download(self, digest: str) -> bool:
+        """Make the blob local; ``False`` when the remote does not have it."""
+        if self.verified_blob(digest) is not None:
+            return True
+        tmp = self.tmp_file()
+        try:
+            if not self.remote.get_cas(digest, tmp):
+                return False
+            if file_digest(tmp) != digest:
+                self._suspect.add(digest)
+                raise _Tampered(f"blob {digest[:12]} does not match its digest")
+            size = tmp.stat().st_size
+            self.put_file(tmp, digest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self.stats.blobs_downloaded += 1
+        self.stats.bytes_downloaded += size
+        return True
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def put_record(self, record: ActionResult) -> None:
+        """Store ``record`` locally, then upload its blobs and then its entry."""
+        super().put_record(record)
+        if not self.upload or self.stats.degraded:
+            return
+        try:
+            for digest in record_blobs(record):
+                if digest in self._suspect or not self.remote.has_cas(digest):
+                    path = self.blob_path(digest)
+                    size = path.stat().st_size
+                    self.remote.put_cas(digest, path)
+                    self._suspect.discard(digest)
+                    self.stats.blobs_uploaded += 1
+                    self.stats.bytes_uploaded += size
+            entry = encode_entry(record, self.secret)
+            self.remote.put_ac(record.key, entry)
+            self.stats.uploads += 1
+            self.stats.bytes_uploaded += len(entry)
+        except RemoteError as exc:
+            self._degrade(exc)
+        except OSError:
+            # A local blob vanished (a concurrent gc): without it the entry must not go up.
+            return
+
+    def close(self) -> None:
+        """Release the remote's connections."""
+        with contextlib.suppress(RemoteError, OSError):
+            self.remote.close()
+
+    # -- trouble -------------------------------------------------------------------------------
+
+    def _degrade(self, exc: RemoteError) -> None:
+        self.stats.degraded = True
+        hint = f" ({exc.hint})" if exc.hint else ""
+        self._warn_once(
+            "degraded",
+            f"{exc.message}{hint}; the rest of this build uses the local cache only",
+        )
+
+    def _reject(self, why: str, key: str, detail: str = "") -> None:
+        self.stats.rejected[why] = self.stats.rejected.get(why, 0) + 1
+        url = self.stats.url
+        if why in (UNSIGNED, BAD_SIGNATURE):
+            message = (
+                f"ignored remote cache entries from {url} that are unsigned or badly signed "
+                f"(first: {key[:12]}, {why}); those steps run locally. Check that every writer "
+                f"uses the same ${ENV_SECRET}"
+            )
+            self._warn_once("signature", message)
+        elif why == TAMPERED:
+            self._warn_once(
+                TAMPERED,
+                f"ignored remote cache entries from {url} whose blobs fail verification "
+                f"(first: {detail}); those steps run locally and re-upload their outputs",
+            )
+        else:
+            self._warn_once(
+                MALFORMED,
+                f"ignored unreadable remote cache entries from {url} (first: {key[:12]}); "
+                "a writer may use another axl version",
+            )
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        self.stats.warnings.append(message)
+        self._warn(message)
