@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import typer
 
-from axl.cli import _run, _validate  # noqa: F401 - each registers its commands
+from axl.cli import _cache, _run, _validate  # noqa: F401 - each registers its commands
 from axl.cli._app import app
 from axl.errors import AxlError
 
@@ -19,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="axl", standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
+        code = app(args=args, prog_name="axl", standalone_mode=False)
     except AxlError as exc:
         _print_error(exc.render(), exc.hint)
         return exc.exit_code
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print_error("interrupted", None)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -284,6 +284,7 @@ class _Scheduler:
                     parts=parts.as_dict(),
                     log_digest=outcome.log_digest,
                     started=t0,
+                    reason=_forced(node, self.options),
                 ),
             )
             return
@@ -339,9 +340,19 @@ def _blocked_by(node: IRNode, state: _State) -> str | None:
     return None
 
 
+def _forced(node: IRNode, opts: BuildOptions) -> str | None:
+    """Why a step runs whatever the cache holds, if it does."""
+    if not node.cache:
+        return "the step has cache=False"
+    if opts.no_cache:
+        return "--no-cache was given"
+    if node.name in opts.rerun:
+        return f"--rerun {node.name} was given"
+    return None
+
+
 def _lookup(state: _State, node: IRNode, parts: KeyParts) -> ActionResult | None:
-    opts = state.options
-    if not node.cache or opts.no_cache or node.name in opts.rerun:
+    if _forced(node, state.options) is not None:
         return None
     record = state.store.get_record(parts.key)
     if record is None:

@@ -29,6 +29,7 @@ from axl.hashing import key_digest
 class _Module:
     name: str
     file: str
+    rel: str
     tree: ast.Module
     assigns: dict[str, ast.AST] = field(default_factory=dict)
     imports: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -49,7 +50,9 @@ class CodeIndex:
     def step_code(self, fn: Any, owner: type | None) -> dict[str, str]:
         """Digests of ``fn`` and all project code it reaches.
 
-        Keys are ``def:module:qualname`` and ``const:module:NAME``.
+        Keys are ``def:path/file.py:qualname`` and ``const:path/file.py:NAME``, with the file
+        relative to the workspace root (not the module name, which depends on how the workflow
+        was imported).
 
         Args:
             fn: The step's function.
@@ -87,7 +90,7 @@ class CodeIndex:
         if kind == "const":
             module, name = obj
             node = module.assigns[name]
-            ident = f"const:{module.name}:{name}"
+            ident = f"const:{module.rel}:{name}"
             refs = _references(node)
             mod = sys.modules.get(module.name)
             return ident, _digest("const", node), refs, vars(mod) if mod else {}, module
@@ -102,7 +105,7 @@ class CodeIndex:
         node = _find_def(module.tree, obj.__qualname__)
         if node is None:
             return None
-        ident = f"def:{module.name}:{obj.__qualname__}"
+        ident = f"def:{module.rel}:{obj.__qualname__}"
         clean = _strip(node, strip_decorators=strip_decorators)
         refs = _references(clean)
         mod_globals = (
@@ -127,7 +130,8 @@ class CodeIndex:
 
             self.files[path] = bytes_digest(source)
             tree = ast.parse(source, filename=path)
-            result = _Module(name, path, tree)
+            rel = Path(path).relative_to(self.root).as_posix()
+            result = _Module(name, path, rel, tree)
             _index_module(result)
         self._modules[name] = result
         return result

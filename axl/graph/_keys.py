@@ -200,8 +200,7 @@ def _has_digest(value: Any) -> bool:
 
 def _describe_code(ident: str, step: str) -> str:
     kind, _, rest = ident.partition(":")
-    module, _, qual = rest.partition(":")
-    file = module.replace(".", "/") + ".py"
+    file, _, qual = rest.partition(":")
     short = qual.rpartition(".")[2]
     if kind == "const":
         return f"module constant `{short}` in {file}"
