@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export UV_PYTHON_DOWNLOADS := never
+# Byte-compile at install: a process that may not write .pyc files (PYTHONDONTWRITEBYTECODE, a
+# read-only venv) would otherwise compile every import on every start.
+export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 VENV := .venv
 PY := $(VENV)/bin/python

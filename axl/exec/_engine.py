@@ -14,10 +14,9 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult, OutputRecord
@@ -25,6 +24,10 @@ from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, S
 from axl.graph._keys import KeyParts, key_parts
 from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq
 from axl.runtime._step import StepOutcome, StepTask, execute, save_value
+
+if TYPE_CHECKING:
+    # Imported lazily at run time: a build where every step is cached never starts a pool.
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 #: node -> its code part; raising is allowed (the error is reported for that step).
 CodeProvider = Callable[[IRNode], dict[str, str]]
@@ -235,6 +238,8 @@ class _Scheduler:
 
     def _collect(self) -> None:
         """Wait for a running step to end (or for a retry to become due) and settle it."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         timeout = max(0.0, self.delayed[0][0] - time.monotonic()) if self.delayed else None
         done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
@@ -319,6 +324,7 @@ def _jobs(options: BuildOptions) -> int:
 
 def _start_pool(jobs: int, root: Path) -> ProcessPoolExecutor:
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # fork: workers inherit the modules already imported (and compiled from the hashed sources),
     # so what runs is what was keyed, and a worker starts in about a millisecond.
