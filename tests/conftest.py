@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Fixture plugins for real external components; one module each.
+pytest_plugins = ["nginx_fixtures"]
+
 
 @dataclass
 class Result:
