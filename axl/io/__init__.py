@@ -1,8 +1,10 @@
 """IO handlers: how a step's output is written to a file and read back.
 
 Handlers register by name (:func:`register`); :func:`get` finds one; :func:`detect` picks one for
-a value whose step declared none. Heavy formats (Parquet, Arrow) import their libraries only when
-used.
+a value whose step declared none, in the order documented in :mod:`axl.io._base` and
+``docs/io.md``. Built in: ``pickle`` (the default), ``cloudpickle``, ``json``, ``text``, ``bytes``,
+``npy``, ``parquet`` and ``arrow``. Heavy formats (numpy, Parquet, Arrow) import their libraries
+only when used.
 """
 
 from axl.io._base import (
@@ -10,6 +12,7 @@ from axl.io._base import (
     IOHandler,
     detect,
     detect_annotation,
+    detection_order,
     extension_of,
     get,
     names,
@@ -21,6 +24,7 @@ __all__ = [
     "IOHandler",
     "detect",
     "detect_annotation",
+    "detection_order",
     "extension_of",
     "get",
     "names",
