@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from axl.errors import ParamsError
 
 
@@ -16,6 +14,8 @@ def load_params(path: str | Path) -> dict[str, Any]:
     Raises:
         ParamsError: The file is missing, not YAML, or not a mapping with string keys.
     """
+    import yaml  # here, not at the top: a warm `axl build` never reads params and skips it
+
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")

@@ -5,19 +5,41 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from axl.cli import _cache, _run, _validate  # noqa: F401 - each registers its commands
-from axl.cli._app import app
 from axl.errors import AxlError
 
+if TYPE_CHECKING:
+    import typer
+
 __all__ = ["app", "main", "run"]
+
+
+def _typer_app() -> typer.Typer:
+    # Imported on first use, not with the package: a warm `axl build` never needs Typer.
+    from axl.cli import _build, _cache, _query, _run, _validate  # noqa: F401 - each registers its commands
+    from axl.cli._app import app
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """``axl.cli.app``, built on first access (PEP 562)."""
+    if name == "app":
+        return _typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["build"]:
+        fast = _fast_build(args[1:])
+        if fast is not None:
+            return fast
+    import typer
+
+    app = _typer_app()
     try:
         # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
         code = app(args=args, prog_name="axl", standalone_mode=False)
@@ -40,6 +62,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error("interrupted", None)
         return 130
     return code if isinstance(code, int) else 0
+
+
+def _fast_build(args: list[str]) -> int | None:
+    """``axl build`` through the Typer-free front end (see :mod:`axl.cli._fastbuild`)."""
+    from axl.cli._fastbuild import fast_build
+
+    try:
+        return fast_build(args)
+    except AxlError as exc:
+        _print_error(exc.render(), exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted", None)
+        return 130
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -1,0 +1,122 @@
+"""``axl build`` without Typer: the warm path of a null build, and the rendering both paths share.
+
+A null build should cost little more than starting Python. Typer (0.29) builds a pydantic
+``TypeAdapter`` for every parameter each time a command runs, which imports pydantic and costs
+about as much as the whole build. So :func:`axl.cli.main` first offers ``axl build`` arguments to
+:func:`fast_build`, a small :mod:`argparse` front end declaring the same options as the Typer
+command in :mod:`axl.cli._build` (a test checks they stay the same). Anything it does not parse
+cleanly (``--help``, an unknown option, a missing value) returns ``None`` and goes through Typer,
+so help and usage errors keep one source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from axl.exec._targets import TargetResult
+
+
+class _Fallback(Exception):
+    """The arguments need Typer (help, or an error Typer words better)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Fallback(message)
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog="axl build", add_help=False, allow_abbrev=False)
+    p.add_argument("labels", nargs="+")
+    p.add_argument("--jobs", "-j", type=int, default=0)
+    p.add_argument("--params", "-p")
+    p.add_argument("--in-process", action="store_true")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--rerun", action="append")
+    p.add_argument("--keep-going", "-k", action="store_true")
+    p.add_argument("--cache-dir")
+    p.add_argument("--workspace")
+    p.add_argument("--json", dest="json_out", action="store_true")
+    return p
+
+
+def option_names() -> set[str]:
+    """Every option string the fast front end accepts (for the test that compares with Typer)."""
+    return {s for a in _parser()._actions for s in a.option_strings}
+
+
+def fast_build(args: Sequence[str]) -> int | None:
+    """Run ``axl build ARGS`` if they parse cleanly; ``None`` means "let Typer handle it"."""
+    if any(a in {"--help", "-h"} for a in args):
+        return None
+    try:
+        ns = _parser().parse_args(list(args))
+    except _Fallback:
+        return None
+    if any(label.startswith("-") for label in ns.labels):
+        return None
+    return run_build(**vars(ns))
+
+
+def run_build(
+    *,
+    labels: list[str],
+    jobs: int = 0,
+    params: str | None = None,
+    in_process: bool = False,
+    no_cache: bool = False,
+    rerun: list[str] | None = None,
+    keep_going: bool = False,
+    cache_dir: str | None = None,
+    workspace: str | None = None,
+    json_out: bool = False,
+) -> int:
+    """Build ``labels``, print the results, return the exit code (1 when a target failed)."""
+    from axl.exec import BuildOptions
+    from axl.exec._targets import build_targets
+
+    options = BuildOptions(
+        jobs=jobs,
+        in_process=in_process,
+        no_cache=no_cache,
+        rerun=frozenset(rerun or ()),
+        keep_going=keep_going,
+    )
+    results = build_targets(
+        labels,
+        workspace=workspace,
+        cache_dir=cache_dir,
+        options=options,
+        params=params,
+        on_target=None if json_out else _print_result,
+    )
+    if json_out:
+        data: dict[str, Any]
+        if len(labels) == 1 and _names_one(labels[0]):
+            data = results[-1].to_json()
+        else:
+            data = {str(r.label): r.to_json() for r in results}
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _names_one(text: str) -> bool:
+    from axl.graph._labels import parse_pattern
+
+    return parse_pattern(text, "").kind == "target"
+
+
+def _print_result(result: TargetResult) -> None:
+    from axl.cli._render import render_report
+
+    if result.report is None:
+        sys.stdout.write(f"{result.label}  {result.status}: {result.reason}\n")
+    else:
+        sys.stdout.write(f"{result.label}  (load: {result.load})\n")
+        sys.stdout.write(render_report(result.report))
+    sys.stdout.flush()
