@@ -170,7 +170,7 @@ class TieredStore(LocalStore):
         self.stats = RemoteStats(remote.url, upload)
         #: Keys whose records came from the remote during this store's life.
         self.fetched: set[str] = set()
-        self._warn = warn or _stderr
+        self._warn = warn if warn is not None else _stderr
         self._warned: set[str] = set()
         # Blobs the remote holds with the wrong content: uploaded again even though HEAD says
         # they exist, so a tampered blob is repaired by the next build that produces it.
