@@ -11,7 +11,9 @@ import typer
 from axl.cli._app import JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 from axl.cli._render import render_report
+from axl.errors import UsageError
 from axl.exec import BuildOptions
+from axl.exec._engine import StepRunner
 from axl.exec._session import run_local
 
 run_app = typer.Typer(help="Run a workflow.", no_args_is_help=True)
@@ -31,6 +33,13 @@ def local(
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Run steps in this process (for debuggers).")
     ] = False,
+    subprocess_mode: Annotated[
+        bool,
+        typer.Option(
+            "--subprocess",
+            help="Run each step in a fresh `python -m axl.runtime` process (as containers do).",
+        ),
+    ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run every step; still store the results.")
     ] = False,
@@ -48,12 +57,17 @@ def local(
     remote_upload: RemoteUploadOpt = None,
 ) -> None:
     """Build the workflow here: cached steps are reused, the rest run."""
+    if subprocess_mode and in_process:
+        raise UsageError(
+            "--subprocess and --in-process contradict each other", hint="pick one of them"
+        )
     options = BuildOptions(
         jobs=jobs,
         in_process=in_process,
         no_cache=no_cache,
         rerun=frozenset(rerun or ()),
         keep_going=keep_going,
+        runner=_subprocess_runner(workspace) if subprocess_mode else None,
     )
     report = run_local(
         module,
@@ -70,3 +84,9 @@ def local(
         sys.stdout.write(render_report(report))
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _subprocess_runner(workspace: str | None) -> StepRunner:
+    from axl.runtime._subprocess import SubprocessRunner
+
+    return SubprocessRunner(workspace=workspace)

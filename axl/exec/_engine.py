@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 CodeProvider = Callable[[IRNode], dict[str, str]]
 #: Called with (step name, status) as steps start and end; for progress displays.
 EventHook = Callable[[str, str], None]
+#: Runs one step instead of :func:`execute` (e.g. ``axl.runtime._subprocess.SubprocessRunner``,
+#: through ``python -m axl.runtime``); must be picklable to reach worker processes.
+StepRunner = Callable[[IRNode, StepTask, KeyParts, LocalStore], StepOutcome]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class BuildOptions:
     keep_going: bool = False
     targets: tuple[str, ...] = ()
     capture: bool = True
+    runner: StepRunner | None = None
 
 
 @dataclass
@@ -68,8 +72,15 @@ def _worker_init(root: str) -> None:
     _WORKER_STORE = LocalStore(Path(root))
 
 
-def _worker_run(task: StepTask) -> StepOutcome:
+def _worker_run(
+    task: StepTask,
+    node: IRNode | None = None,
+    parts: KeyParts | None = None,
+    runner: StepRunner | None = None,
+) -> StepOutcome:
     assert _WORKER_STORE is not None
+    if runner is not None and node is not None and parts is not None:
+        return runner(node, task, parts, _WORKER_STORE)
     return execute(task, _WORKER_STORE)
 
 
@@ -226,15 +237,19 @@ class _Scheduler:
     def _launch(self, name: str, task: StepTask, parts: KeyParts) -> None:
         self.attempts[name] = self.attempts.get(name, 0) + 1
         self.hook(name, "running")
-        jobs = _jobs(self.options)
+        jobs, runner = _jobs(self.options), self.options.runner
         if self.options.in_process or jobs == 1:
             t0 = time.time()
-            outcome = execute(task, self.store, capture=self.options.capture)
+            if runner is not None:
+                outcome = runner(self.ir.get_node(name), task, parts, self.store)
+            else:
+                outcome = execute(task, self.store, capture=self.options.capture)
             self._complete(name, task, parts, outcome, t0)
             return
         if self.pool is None:
             self.pool = _start_pool(jobs, self.store.root)
-        self.running[self.pool.submit(_worker_run, task)] = (name, task, parts, time.time())
+        extra: tuple[Any, ...] = () if runner is None else (self.ir.get_node(name), parts, runner)
+        self.running[self.pool.submit(_worker_run, task, *extra)] = (name, task, parts, time.time())
 
     def _collect(self) -> None:
         """Wait for a running step to end (or for a retry to become due) and settle it."""

@@ -1,0 +1,134 @@
+"""``python -m axl.runtime``: run one step of an IO manifest (see ``runner/SPEC.md``).
+
+    python -m axl.runtime --manifest PATH --step NAME [--inputs DIR] [--outputs DIR]
+                          [--store URL] [--run-id ID] [--result PATH] [--workspace DIR]
+                          [--setup-env]
+
+Every option can also come from an environment variable (``AXL_MANIFEST``, ``AXL_STEP``, ...);
+the command line wins. Exit codes: 0 ok, 1 the step's code failed, 2 the runner could not run it.
+stderr carries only JSON log lines; everything else (the step's prints, on stdout and stderr)
+goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from axl.errors import AxlError, RunnerError
+from axl.runtime._logs import JsonLog
+from axl.runtime._runner import EXIT_ERROR, RunRequest, run
+
+#: option -> environment variable it defaults from.
+ENV = {
+    "manifest": "AXL_MANIFEST",
+    "step": "AXL_STEP",
+    "inputs": "AXL_INPUTS",
+    "outputs": "AXL_OUTPUTS",
+    "store": "AXL_STORE",
+    "run_id": "AXL_RUN_ID",
+    "result": "AXL_RESULT",
+    "workspace": "AXL_WORKSPACE",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # A usage error is "the runner could not run it": one JSON line and exit 2, like the rest.
+        raise RunnerError(message, hint="python -m axl.runtime --help")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m axl.runtime",
+        description="Run one step of an axl IO manifest.",
+        allow_abbrev=False,
+    )
+    add = parser.add_argument
+    add("--manifest", help="The IO manifest (JSON). [AXL_MANIFEST]")
+    add("--step", help="The node name of the step to run. [AXL_STEP]")
+    add("--inputs", help="Folder holding the input files the manifest names. [AXL_INPUTS]")
+    add("--outputs", help="Folder to write the output files into. [AXL_OUTPUTS]")
+    add("--store", help="Artifact store: a folder or s3://bucket/prefix. [AXL_STORE]")
+    add("--run-id", help="Run id: result records go to runs/<id>/ in the store. [AXL_RUN_ID]")
+    add("--result", help="Where to write the result record (JSON). [AXL_RESULT]")
+    add("--workspace", help="Workspace root holding the workflow's sources. [AXL_WORKSPACE]")
+    add(
+        "--setup-env",
+        action="store_true",
+        help="Create/reuse a venv from uv.lock (uv sync --frozen) and run inside it.",
+    )
+    return parser
+
+
+def parse(argv: Sequence[str]) -> tuple[RunRequest, bool]:
+    """The request and whether ``--setup-env`` was given.
+
+    Raises:
+        RunnerError: Unknown options, or no manifest or step.
+    """
+    ns = _parser().parse_args(list(argv))
+    values = {name: getattr(ns, name) or os.environ.get(var) or None for name, var in ENV.items()}
+    for needed in ("manifest", "step"):
+        if not values[needed]:
+            raise RunnerError(
+                f"no --{needed} given (and {ENV[needed]} is not set)",
+                hint="python -m axl.runtime --manifest PATH --step NAME ...",
+            )
+
+    def path(name: str) -> Path | None:
+        value = values[name]
+        return Path(value) if value else None
+
+    request = RunRequest(
+        manifest=Path(str(values["manifest"])),
+        step=str(values["step"]),
+        inputs=path("inputs"),
+        outputs=path("outputs"),
+        store=values["store"],
+        result=path("result"),
+        run_id=values["run_id"],
+        workspace=path("workspace"),
+    )
+    return request, bool(ns.setup_env)
+
+
+def main(argv: Sequence[str] | None = None, *, claim_stderr: bool = False) -> int:
+    """Run the runner; returns the exit code.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+        claim_stderr: Reserve file descriptor 2 for the JSON log lines and send everything else
+            written to it (the step's stderr, C libraries, subprocesses) to stdout.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    log = JsonLog(sys.stderr)
+    try:
+        request, setup_env = parse(args)
+        if setup_env:
+            from axl.runtime._venv import ensure_environment
+            from axl.runtime._workflow import workspace_root
+
+            ensure_environment(workspace_root(request.workspace), args, log)
+    except AxlError as exc:
+        log.problem("error", exc.render(), hint=exc.hint)
+        return EXIT_ERROR
+    if claim_stderr:
+        log.stream = _claim_stderr()
+    return run(request, log)
+
+
+def _claim_stderr() -> TextIO:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.dup(2)
+    os.dup2(1, 2)
+    return os.fdopen(fd, "w", encoding="utf-8", errors="replace")
+
+
+if __name__ == "__main__":
+    sys.exit(main(claim_stderr=True))
