@@ -41,8 +41,30 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _is_plain_json(value: Any) -> bool:
+    """The common case, checked fast: exact JSON types, string keys, finite floats."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is dict:
+            if any(type(k) is not str for k in item):
+                return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is not float or not math.isfinite(item):
+            return False
+    return True
+
+
 def _check_canonical(value: Any, where: str) -> None:
-    # Walk iteratively so deep structures cannot overflow the stack.
+    if _is_plain_json(value):
+        return
+    # The slow walk names the offending path (and accepts subclasses and other Mappings).
+    # Iterative so deep structures cannot overflow the stack.
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         item, path = stack.pop()

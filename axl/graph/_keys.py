@@ -14,6 +14,7 @@ A key is :func:`axl.hashing.key_digest` over :class:`KeyParts`, each part named 
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class KeyParts:
             "environment": self.environment,
         }
 
-    @property
+    @functools.cached_property  # read several times per step; hashing it is most of a null build
     def key(self) -> str:
         return key_digest("action", self.as_dict())
 
