@@ -6,9 +6,12 @@
   when such a URL is used). The endpoint and credentials come from boto3's usual configuration
   (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ... or an instance role).
 
-Layout under the store's root (identical for every scheme)::
+Layout under the store's root::
 
-    cas/ab/abcdef...            blobs, named by their BLAKE3 content digest
+    cas/ab/abcdef...            a directory's blobs, named by their BLAKE3 content digest: the
+                                local cache's layout, so a cache folder is a store as it is
+    cas/abcdef...               an S3 store's blobs: the remote cache's names (axl.cache._s3), so
+                                one bucket serves as remote cache and artifact store
     runs/<run-id>/<step>.json   the runner's result record of each step of a run
 
 Blobs are content-addressed: an upload whose digest is already present is skipped, and every
@@ -181,7 +184,7 @@ class S3Store:
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _blob_key(self, digest: str) -> str:
-        return self._key(f"cas/{digest[:2]}/{check_digest(digest)}")
+        return self._key(f"cas/{check_digest(digest)}")
 
     def has_blob(self, digest: str, size: int | None = None) -> bool:
         head = self._call("head", self._blob_key(digest), missing_ok=True)
