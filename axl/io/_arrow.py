@@ -41,7 +41,7 @@ class ArrowIOHandler:
             ipc.new_file(sink, table.schema, options=options) as writer,
         ):
             for piece in _tables.pieces(table):
-                writer.write_table(piece)
+                writer.write_batch(piece)
 
     def load(self, path: Path) -> Any:
         pa = require(self.name, "pyarrow")

@@ -101,9 +101,12 @@ def register(
 
 
 def _ensure_builtins() -> None:
-    if "pickle" not in _REGISTRY:
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(f"axl.io.{module}")
+    # Each module registers its handlers on import; importing one of them directly (say, for a
+    # constant) must not hide the others, hence a check per module rather than per handler.
+    for module in _BUILTIN_MODULES:
+        name = f"axl.io.{module}"
+        if name not in sys.modules:
+            importlib.import_module(name)
 
 
 def get(name: str) -> IOHandler:

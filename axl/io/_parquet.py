@@ -58,7 +58,7 @@ class ParquetIOHandler:
         pq = require(self.name, "pyarrow.parquet")
         with pq.ParquetWriter(str(path), table.schema, **WRITER_OPTIONS) as writer:
             for piece in _tables.pieces(table):
-                writer.write_table(piece, row_group_size=_tables.PIECE_ROWS)
+                writer.write_batch(piece, row_group_size=_tables.PIECE_ROWS)
 
     def load(self, path: Path) -> Any:
         pq = require(self.name, "pyarrow.parquet")

@@ -77,18 +77,24 @@ def frame_problem(df: Any, *, parquet: bool) -> str | None:
     except (TypeError, ValueError):
         return "its attrs are not JSON-able"
     for position, dtype in enumerate(df.dtypes):
-        problem = _dtype_problem(pd, dtype, lambda p=position: df.iloc[:, p], parquet=parquet)
+        problem = _dtype_problem(
+            pd, dtype, lambda p=position: df.iloc[:, p], parquet=parquet, empty=df.empty
+        )
         if problem:
             return f"column {columns[position]!r}: {problem}"
     for level in range(df.index.nlevels):
         values = df.index.get_level_values(level)
-        problem = _dtype_problem(pd, values.dtype, lambda v=values: v, parquet=parquet)
+        problem = _dtype_problem(
+            pd, values.dtype, lambda v=values: v, parquet=parquet, empty=df.empty
+        )
         if problem:
             return f"index level {level}: {problem}"
     return None
 
 
-def _dtype_problem(pd: Any, dtype: Any, values: Any, *, parquet: bool) -> str | None:
+def _dtype_problem(
+    pd: Any, dtype: Any, values: Any, *, parquet: bool, empty: bool = False
+) -> str | None:
     np = sys.modules["numpy"]
     if isinstance(dtype, np.dtype):
         if dtype.kind in _NUMPY_KINDS:
@@ -104,6 +110,9 @@ def _dtype_problem(pd: Any, dtype: Any, values: Any, *, parquet: bool) -> str | 
         if parquet and categories.inferred_type not in ("string", "empty"):
             # Parquet keeps the dictionary of strings only; other categories come back as values.
             return f"Parquet does not keep categories of {categories.dtype}"
+        if parquet and empty and len(categories):
+            # No rows, no dictionary page: the categories would be lost.
+            return "Parquet does not keep the categories of a categorical without rows"
         return _dtype_problem(pd, categories.dtype, lambda: categories, parquet=parquet)
     if isinstance(dtype, _extension_dtypes(pd)):
         return None
@@ -211,19 +220,28 @@ def from_table(table: Any) -> Any:
 
 
 def pieces(table: Any) -> Iterator[Any]:
-    """``table`` cut into tables of :data:`PIECE_ROWS` rows, each column in one chunk.
+    """``table`` cut into record batches of :data:`PIECE_ROWS` rows (one, empty, if it has none).
 
     Writers lay pages and batches out along chunks, so two equal tables chunked differently in
-    memory would give different bytes; cutting at fixed rows makes the bytes a function of the
-    content. A piece that falls inside one chunk is a zero-copy slice; one that spans chunks is
+    memory could give different bytes; cutting at fixed rows makes the layout a function of the
+    row count. A piece that falls inside one chunk is a zero-copy slice; one that spans chunks is
     concatenated, which copies that piece only.
     """
     if table.num_rows and any(column.num_chunks > 1 for column in table.columns):
         # One dictionary per column across chunks, so every piece shares it (the Arrow file
         # format cannot replace a dictionary between batches).
         table = table.unify_dictionaries()
-    for offset in range(0, table.num_rows, PIECE_ROWS):
-        yield table.slice(offset, PIECE_ROWS).combine_chunks()
+    # An empty table still yields one (empty) batch: a dictionary, which holds a categorical's
+    # categories, is written with a batch only.
+    for offset in range(0, max(table.num_rows, 1), PIECE_ROWS):
+        piece = (table.slice(offset, PIECE_ROWS) if table.num_rows else table).combine_chunks()
+        batches = piece.to_batches()
+        if batches:
+            yield batches[0]
+        else:
+            pa = require("arrow", "pyarrow")
+            columns = [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in piece.columns]
+            yield pa.RecordBatch.from_arrays(columns, schema=piece.schema)
 
 
 def describe(schema: Any, rows: int) -> dict[str, Any]:
