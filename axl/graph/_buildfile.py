@@ -148,6 +148,10 @@ def _target(kind: RuleKind, call: ast.Call, build: BuildFile, shown: str) -> Tar
             raise BuildFileError(
                 f"attribute {kw.arg!r} is given twice", file=shown, line=kw.value.lineno
             )
+        if kind.bazel_only and kw.arg != "name":
+            # Bazel evaluates these (glob(), select(), ...); axl keeps their text only.
+            given[kw.arg] = (ast.unparse(kw.value), kw.value.lineno)
+            continue
         given[kw.arg] = (_literal(kw.value, kw.arg, shown), kw.value.lineno)
     check_attrs(kind, given, file=shown, line=call.lineno)
     name_value, name_line = given.get("name", (None, call.lineno))

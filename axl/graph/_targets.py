@@ -102,7 +102,7 @@ class TargetGraph:
             if wanted_by is None:
                 raise
             raise BuildFileError(
-                f"{wanted_by.label} depends on {label}, which does not exist: {exc.message}",
+                f"{wanted_by.label} depends on {label}: {exc.message}",
                 hint=exc.hint,
                 file=display_path(wanted_by.file),
                 line=wanted_by.line,
@@ -115,7 +115,7 @@ class TargetGraph:
             return found
         near = get_close_matches(label.name, list(build.targets), n=1)
         raise LabelError(
-            f"no target {label.name!r} in //{label.package} ({display_path(build.path)})",
+            f"no target {str(label)!r} in {display_path(build.path)}",
             hint=f"did you mean //{label.package}:{near[0]}?"
             if near
             else f"targets there: {', '.join(build.targets) or 'none'}",
