@@ -98,6 +98,10 @@ def frames() -> dict[str, pd.DataFrame]:
             {"a": [1, 2]}, index=pd.date_range("2024-01-01", periods=2, tz="UTC", name="t")
         ),
         "attrs": with_attrs,
+        # Parquet names columns by dotted paths; a dot inside a name must not lose the dictionary.
+        "dotted_names": pd.DataFrame(
+            {"x.y": pd.Categorical(["a"], categories=["a", "b"]), "f.g": [1.0]}
+        ),
     }
 
 

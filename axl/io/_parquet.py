@@ -21,7 +21,7 @@ WRITER_OPTIONS: dict[str, Any] = {
     "version": "2.6",
     "compression": "zstd",
     "compression_level": 1,
-    "use_dictionary": True,
+    "use_dictionary": True,  # save() narrows it to the columns that are not floating point
     "dictionary_pagesize_limit": 1 << 20,
     "write_statistics": True,
     "data_page_version": "1.0",
@@ -47,7 +47,8 @@ class ParquetIOHandler:
     Index, column order, dtypes (categoricals of strings, timezone-aware timestamps, nullable
     integers, strings) and ``attrs`` round-trip; a frame that would not (duplicate labels, mixed
     objects, categoricals of numbers) is refused with the reason. Row groups hold
-    :data:`axl.io._tables.PIECE_ROWS` rows; compression is zstd level 1.
+    :data:`axl.io._tables.PIECE_ROWS` rows; compression is zstd level 1; every column but the
+    floating-point ones is dictionary-encoded.
     """
 
     name = "parquet"
@@ -56,13 +57,16 @@ class ParquetIOHandler:
     def save(self, value: Any, path: Path) -> None:
         table = _tables.to_table(value, self.name, parquet=True)
         pq = require(self.name, "pyarrow.parquet")
-        with pq.ParquetWriter(str(path), table.schema, **WRITER_OPTIONS) as writer:
+        options = {**WRITER_OPTIONS, "use_dictionary": _dictionary_columns(table.schema)}
+        with pq.ParquetWriter(str(path), table.schema, **options) as writer:
             for piece in _tables.pieces(table):
                 writer.write_batch(piece, row_group_size=_tables.PIECE_ROWS)
 
     def load(self, path: Path) -> Any:
         pq = require(self.name, "pyarrow.parquet")
-        table = pq.read_table(str(path), use_threads=True)
+        # pre_buffer reads every column chunk into memory before decoding: a win on object
+        # stores, a second copy of the file on a local disk.
+        table = pq.read_table(str(path), use_threads=True, pre_buffer=False)
         written = _written_schema(pq, path)
         if written is not None and not table.schema.equals(written, check_metadata=False):
             # Parquet has no seconds unit for timestamps (and a few other Arrow types); the
@@ -84,6 +88,19 @@ class ParquetIOHandler:
         facts = _tables.describe(pq.read_schema(str(path)), meta.num_rows)
         facts["row_groups"] = meta.num_row_groups
         return facts
+
+
+def _dictionary_columns(schema: Any) -> bool | list[str]:
+    """The columns to dictionary-encode: all but floating-point ones, whose values rarely repeat
+    (the writer would build a dictionary per page only to give up on it).
+
+    Nested columns are named by their leaf paths in Parquet; a schema with any keeps the
+    dictionary on for every column rather than guess those paths.
+    """
+    pa = require("parquet", "pyarrow")
+    if any(pa.types.is_nested(field.type) for field in schema):
+        return True
+    return [field.name for field in schema if not pa.types.is_floating(field.type)]
 
 
 def _written_schema(pq: Any, path: Path) -> Any:

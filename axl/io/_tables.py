@@ -205,6 +205,8 @@ def from_table(table: Any) -> Any:
     # self_destruct frees each Arrow column once converted, so a load holds about one copy.
     df = table.to_pandas(self_destruct=True)
     del table
+    # Hand the freed Arrow buffers back to the system now rather than keep them cached.
+    sys.modules["pyarrow"].default_memory_pool().release_unused()
     pd = sys.modules["pandas"]
     if "columns_range" in tag:
         df.columns = pd.RangeIndex(*tag["columns_range"])
