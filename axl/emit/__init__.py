@@ -1,0 +1,77 @@
+"""Emitters: pure translations of a workflow into what another system runs (Argo YAML, ...).
+
+Each target registers by name as ``"module:function"`` and is imported only when used, so
+``axl compile --target argo`` never imports Dagster (and the reverse). A target function takes a
+:class:`WorkflowBundle` and the target's options (a mapping of option name to value; ``None``
+means "not given") and returns a :class:`Compiled`. It raises :class:`axl.errors.UsageError` for
+an option it does not take, :class:`axl.errors.EmitError` when the workflow cannot be translated
+or the result fails validation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any
+
+from axl.emit._bundle import WorkflowBundle, bundle_of, load_bundle
+from axl.errors import UsageError
+
+__all__ = [
+    "Compiled",
+    "Target",
+    "WorkflowBundle",
+    "bundle_of",
+    "get_target",
+    "load_bundle",
+    "register_target",
+    "target_names",
+]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """An emitter's result: the file's text and what the user should know about it."""
+
+    text: str
+    warnings: tuple[str, ...] = ()
+    #: One line for the CLI ("Workflow churn: 7 steps, 18 KiB").
+    summary: str = ""
+
+
+Target = Callable[[WorkflowBundle, Mapping[str, Any]], Compiled]
+
+#: Target name -> "module:function". Register new targets here (or with register_target).
+_TARGETS: dict[str, str] = {
+    "argo": "axl.emit.argo:compile_target",
+}
+
+
+def register_target(name: str, function: str) -> None:
+    """Add (or replace) a target: ``function`` is ``"module:function"``, imported on use."""
+    _TARGETS[name] = function
+
+
+def target_names() -> list[str]:
+    """Every registered target, sorted."""
+    return sorted(_TARGETS)
+
+
+def get_target(name: str) -> Target:
+    """The emitter registered as ``name``, imported now.
+
+    Raises:
+        UsageError: No target has that name.
+    """
+    where = _TARGETS.get(name)
+    if where is None:
+        near = get_close_matches(name, list(_TARGETS), n=1)
+        raise UsageError(
+            f"unknown compile target {name!r}",
+            hint=f"did you mean {near[0]}?" if near else f"targets: {', '.join(target_names())}",
+        )
+    module, _, function = where.partition(":")
+    fn: Target = getattr(importlib.import_module(module), function)
+    return fn

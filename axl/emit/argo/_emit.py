@@ -1,0 +1,206 @@
+"""IR -> an Argo ``Workflow`` (or ``WorkflowTemplate``) as a dict. Pure: no files, no cluster.
+
+Shape: one DAG template (the entrypoint, ``main``) with one task per step, and one container
+template per step (:mod:`axl.emit.argo._pods`). Data moves as artifacts: each output is an output
+artifact, each input an input artifact ``from: "{{tasks.<t>.outputs.artifacts.<a>}}"``. The
+params step's values are workflow parameters (``spec.arguments.parameters``, one per key, each
+holding the value's JSON text), so ``argo submit -p key=value`` overrides them.
+
+Why the IO manifest travels as a ``raw`` input artifact of each step's template rather than a
+ConfigMap: the workflow stays one self-contained object (``kubectl create -f`` of one file, no
+second object to create, version and garbage-collect, no name clash between two submissions),
+and each template carries only its own step's entry, so the size grows linearly with the steps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from axl.emit._bundle import WorkflowBundle
+from axl.emit.argo._names import (
+    PARAM_OR_ARTIFACT,
+    WORKFLOW_NAME_MAX,
+    NameTable,
+    dns_label,
+)
+from axl.emit.argo._pods import Wiring, output_names, step_template
+from axl.errors import EmitError, UsageError
+from axl.hashing import canonical_json
+from axl.ir import IRWorkflow
+
+API_VERSION = "argoproj.io/v1alpha1"
+KINDS = ("Workflow", "WorkflowTemplate")
+ENTRYPOINT = "main"
+LABEL_WORKFLOW = "axl.dev/workflow"
+ANNOTATION_HASH = "axl.dev/workflow-hash"
+
+
+@dataclass(frozen=True)
+class ArgoOptions:
+    """How to emit.
+
+    Attributes:
+        kind: ``Workflow`` (submit it) or ``WorkflowTemplate`` (register it, submit from it).
+        image: The image every step runs in (default: the workflow's ``image``). Pin it by
+            digest (``repo/name@sha256:...``) so the pods run the code that was compiled.
+        namespace: ``metadata.namespace``, if any.
+        artifact_key_prefix: Store outputs as key-only S3 artifacts under this key prefix
+            (``<prefix>/<workflow name>/<task>/<file>``); bucket, endpoint and credentials come
+            from the artifact repository the cluster configures.
+        artifact_repository: ``configmap`` or ``configmap:key``: which configured artifact
+            repository to use (``spec.artifactRepositoryRef``); default: the cluster's default.
+    """
+
+    kind: str = "Workflow"
+    image: str | None = None
+    namespace: str | None = None
+    artifact_key_prefix: str | None = None
+    artifact_repository: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UsageError(
+                f"Argo kind {self.kind!r} is not one axl emits", hint=f"use one of {KINDS}"
+            )
+        if self.artifact_key_prefix is not None:
+            prefix = self.artifact_key_prefix.strip("/")
+            if not prefix or "{{" in prefix or "//" in prefix:
+                raise UsageError(
+                    f"artifact key prefix {self.artifact_key_prefix!r} is not a plain S3 key "
+                    "prefix",
+                    hint="e.g. --artifact-repo axl/churn",
+                )
+            object.__setattr__(self, "artifact_key_prefix", prefix)
+
+
+def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> dict[str, Any]:
+    """The Argo object for ``bundle``'s workflow. Same arguments, same dict (and key order).
+
+    Raises:
+        EmitError: A params key cannot be an Argo parameter name.
+    """
+    from axl.runtime._manifest import emit_manifest
+
+    opts = options or ArgoOptions()
+    ir = bundle.ir
+    manifest = emit_manifest(
+        ir, code=bundle.code_of, environment=bundle.environment, sources=bundle.sources
+    )
+    document = {k: v for k, v in manifest.items() if k != "steps"}
+    wiring = _wiring(ir, manifest["steps"])
+    image = opts.image or ir.image
+    tasks: list[dict[str, Any]] = []
+    templates: list[dict[str, Any]] = []
+    for node in ir.nodes:
+        step = step_template(
+            ir,
+            node,
+            manifest["steps"][node.name],
+            document,
+            wiring,
+            image=image,
+            key_prefix=opts.artifact_key_prefix,
+        )
+        templates.append(step.template)
+        tasks.append(_task(ir, node.name, wiring, step.parameters, step.artifacts))
+    spec: dict[str, Any] = {"entrypoint": ENTRYPOINT}
+    parameters = workflow_parameters(ir)
+    if parameters:
+        spec["arguments"] = {"parameters": parameters}
+    if opts.artifact_repository:
+        configmap, _, key = opts.artifact_repository.partition(":")
+        spec["artifactRepositoryRef"] = {"configMap": configmap, **({"key": key} if key else {})}
+    spec["templates"] = [{"name": ENTRYPOINT, "dag": {"tasks": tasks}}, *templates]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": opts.kind,
+        "metadata": _metadata(ir, opts),
+        "spec": spec,
+    }
+
+
+def workflow_name(ir: IRWorkflow) -> str:
+    """The workflow's name in Kubernetes: its axl name as a DNS-1123 label."""
+    return dns_label(ir.name, WORKFLOW_NAME_MAX)
+
+
+def workflow_parameters(ir: IRWorkflow) -> list[dict[str, str]]:
+    """One workflow parameter per params key, its default the value's canonical JSON text.
+
+    Raises:
+        EmitError: A key is not a valid Argo parameter name, or two params steps share a key.
+    """
+    found: dict[str, dict[str, str]] = {}
+    for node in ir.nodes:
+        if node.kind != "params":
+            continue
+        for key, value in sorted(node.param_values.items()):
+            if not PARAM_OR_ARTIFACT.match(key):
+                raise EmitError(
+                    f"params key {key!r} of workflow {ir.name!r} cannot be an Argo parameter name",
+                    hint="use letters, digits, '_' and '-' in params keys",
+                    file=node.file or None,
+                    line=node.line or None,
+                )
+            if key in found:
+                raise EmitError(f"two params steps of workflow {ir.name!r} define {key!r}")
+            found[key] = {
+                "name": key,
+                "value": canonical_json(value),
+                "description": f"JSON value of params[{json.dumps(key)}] (quote strings)",
+            }
+    return list(found.values())
+
+
+def _wiring(ir: IRWorkflow, entries: dict[str, Any]) -> Wiring:
+    wiring = Wiring()
+    names = NameTable()
+    names.take(ENTRYPOINT)
+    for node in ir.nodes:
+        wiring.task[node.name] = names.take(dns_label(node.name))
+        for output, art in output_names(node, entries[node.name]).items():
+            wiring.outputs[(node.name, output)] = art
+    return wiring
+
+
+def _task(
+    ir: IRWorkflow,
+    name: str,
+    wiring: Wiring,
+    parameters: list[dict[str, str]],
+    artifacts: list[dict[str, str]],
+) -> dict[str, Any]:
+    node = ir.get_node(name)
+    task: dict[str, Any] = {"name": wiring.task[name], "template": wiring.task[name]}
+    upstream = [wiring.task[up] for up in node.upstream]
+    if any(ir.get_node(up).when for up in node.upstream):
+        # An upstream that `when` may skip: plain dependencies would count "Skipped" as done and
+        # start this task without its input; ".Succeeded" omits it instead (and, transitively,
+        # everything after it).
+        task["depends"] = " && ".join(f"{up}.Succeeded" for up in upstream)
+    elif upstream:
+        task["dependencies"] = upstream
+    if node.when:
+        task["when"] = node.when
+    arguments: dict[str, Any] = {}
+    if parameters:
+        arguments["parameters"] = parameters
+    if artifacts:
+        arguments["artifacts"] = artifacts
+    if arguments:
+        task["arguments"] = arguments
+    return task
+
+
+def _metadata(ir: IRWorkflow, opts: ArgoOptions) -> dict[str, Any]:
+    name = workflow_name(ir)
+    meta: dict[str, Any] = (
+        {"generateName": f"{name}-"} if opts.kind == "Workflow" else {"name": name}
+    )
+    if opts.namespace:
+        meta["namespace"] = opts.namespace
+    meta["labels"] = {LABEL_WORKFLOW: name}
+    meta["annotations"] = {ANNOTATION_HASH: ir.compute_hash()}
+    return meta
