@@ -1,4 +1,4 @@
-"""A real S3-compatible server on loopback: ``moto_server`` (from ``moto[server]``, a dev dependency).
+"""A real S3-compatible server on loopback: ``moto_server`` (``moto[server]``, a dev dependency).
 
 A pytest plugin (listed in ``pytest_plugins`` in conftest.py). Fixtures:
 

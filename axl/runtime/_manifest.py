@@ -21,6 +21,7 @@ from axl.cache._records import OutputRecord
 from axl.errors import RunnerError
 from axl.graph._keys import KeyParts, key_parts, options_part
 from axl.hashing import bytes_digest
+from axl.io import AUTO
 from axl.ir import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq, iter_refs
 from axl.runtime._step import StepTask
 
@@ -197,14 +198,18 @@ def _input(arg: Arg, known: Known, mode: str, trail: tuple[str, ...]) -> dict[st
     info = known.get((arg.node, arg.output), {})
     handler = str(info.get("handler", "auto"))
     extension = str(info.get("extension", ""))
+    stem = "/".join(trail)
     leaf: dict[str, Any] = {
         "from": {"step": arg.node, "output": arg.output},
         "digest": info.get("digest"),
         "handler": handler,
         "extension": extension,
         "mode": mode,
-        "path": "/".join(trail) + (f".{extension}" if extension else ""),
+        "path": f"{stem}.{extension}" if extension else stem,
     }
+    if handler == AUTO:
+        # Only the upstream's result record will say which handler wrote the file.
+        leaf["record"] = f"{stem}.result.json"
     if "size" in info:
         leaf["size"] = info["size"]
     return {"input": leaf}
@@ -292,8 +297,16 @@ def validate_manifest(data: Any, *, where: str = "manifest") -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        message = error.message
+        if error.validator == "pattern" and error.schema.get("$comment") == "relpath":
+            message = (
+                f"path {error.instance!r} escapes the run's folders (absolute, or with '..', "
+                "'.' or empty parts)"
+            )
+        if len(message) > 300:  # jsonschema quotes the whole offending value
+            message = message[:240] + " ... " + message[-50:]
         raise RunnerError(
-            f"{where} is invalid at {at}: {error.message}",
+            f"{where} is invalid at {at}: {message}",
             hint="runner/SPEC.md describes every field; unknown fields are errors",
         )
     for name, entry in data["steps"].items():
