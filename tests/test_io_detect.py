@@ -242,3 +242,31 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
 def test_axl_io_never_imports_heavy_libraries_for_plain_values() -> None:
     proc = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout) == []
+
+
+THREADS = """
+import threading
+from axl import io
+errors = []
+start = threading.Barrier(8)
+def ask():
+    start.wait()
+    try:
+        assert io.get("arrow").extension == "arrow"
+        assert io.detect("x", "pickle").name == "text"
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(errors)
+"""
+
+
+def test_first_use_from_many_threads_sees_every_handler() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", THREADS], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "[]"

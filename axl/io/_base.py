@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import sys
+import threading
 import typing
 from pathlib import Path
 from types import ModuleType
@@ -73,6 +74,8 @@ _REGISTRATIONS = itertools.count()
 _ANNOTATIONS: dict[str, str] = {}
 # The modules holding the handlers axl ships; imported together on first use of the registry.
 _BUILTIN_MODULES = ("_builtin", "_text", "_numpy", "_parquet", "_arrow")
+_BUILTINS_LOADED = threading.Event()
+_BUILTINS_LOCK = threading.RLock()
 
 
 def register(
@@ -101,12 +104,16 @@ def register(
 
 
 def _ensure_builtins() -> None:
-    # Each module registers its handlers on import; importing one of them directly (say, for a
-    # constant) must not hide the others, hence a check per module rather than per handler.
-    for module in _BUILTIN_MODULES:
-        name = f"axl.io.{module}"
-        if name not in sys.modules:
-            importlib.import_module(name)
+    # Each module registers its handlers on import. A flag, not "is pickle registered?": a test
+    # may import one module directly (for a constant) and that must not hide the others. A lock,
+    # because executor threads may ask for handlers at once and a module shows in sys.modules
+    # before it has finished registering.
+    if _BUILTINS_LOADED.is_set():
+        return
+    with _BUILTINS_LOCK:
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(f"axl.io.{module}")
+        _BUILTINS_LOADED.set()
 
 
 def get(name: str) -> IOHandler:
