@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 #: node -> its code part; raising is allowed (the error is reported for that step).
 CodeProvider = Callable[[IRNode], dict[str, str]]
-#: Called with (step name, status) as steps start and end; for progress displays.
+#: Called with (step name, status) for progress displays: "queued" for every step when the
+#: build starts, "running" as one starts, then how it ended (ran, cached, failed, ...).
 EventHook = Callable[[str, str], None]
 #: Runs one step instead of :func:`execute` (e.g. ``axl.runtime._subprocess.SubprocessRunner``,
 #: through ``python -m axl.runtime``); must be picklable to reach worker processes.
@@ -156,6 +157,8 @@ class _Scheduler:
 
     def run(self) -> BuildReport:
         started = time.time()
+        for node in self.nodes:
+            self.hook(node.name, "queued")
         try:
             while self.state.ready or self.running or self.delayed:
                 while self.state.ready:
@@ -219,6 +222,7 @@ class _Scheduler:
                     hit.outputs,
                     parts=parts.as_dict(),
                     log_digest=hit.log_digest,
+                    started=time.time(),
                 ),
             )
             return
@@ -270,6 +274,8 @@ class _Scheduler:
                 if self.pool is not None:
                     self.pool.shutdown(wait=False, cancel_futures=True)
                     self.pool = None
+            # The step began when a worker took it, not when it was queued for the pool.
+            t0 = max(t0, time.time() - outcome.seconds)
             self._complete(name, task, parts, outcome, t0)
 
     def _complete(

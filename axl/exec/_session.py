@@ -16,6 +16,7 @@ from axl._params import load_params
 from axl.cache._local import LocalStore, write_atomic
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
+from axl.exec._history import graph_record
 from axl.exec._remote_build import build_store, settle_remote
 from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
@@ -109,7 +110,7 @@ def run_ir(
     )
     settle_remote(report, store)
     report.view = link_outputs(report, root, store)
-    record_run(report, store)
+    record_run(report, store, ir)
     return report
 
 
@@ -136,8 +137,9 @@ def _symlink(target: Path, link: Path) -> None:
     os.replace(tmp, link)
 
 
-def record_run(report: BuildReport, store: LocalStore) -> Path:
-    """Append the build to the run history: ``runs/<workflow>/<run-id>.json``."""
+def record_run(report: BuildReport, store: LocalStore, ir: IRWorkflow | None = None) -> Path:
+    """Append the build to the run history: ``runs/<workflow>/<run-id>.json`` (with the graph's
+    shape when ``ir`` is given, so that a report can draw the DAG from the record alone)."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started))
     report.run_id = f"{stamp}-{secrets.token_hex(3)}"
     folder = store.runs_dir / report.workflow
@@ -145,6 +147,8 @@ def record_run(report: BuildReport, store: LocalStore) -> Path:
     data: dict[str, Any] = report.run_record()
     data["host"] = os.uname().nodename
     data["user"] = os.environ.get("USER", "")
+    if ir is not None:
+        data["graph"] = graph_record(ir)
     path = folder / f"{report.run_id}.json"
     # Compact: with `indent`, json falls back to its pure-Python encoder (~0.5 s per 1,000 steps,
     # the bulk of a null build).
