@@ -17,7 +17,7 @@ __all__ = ["app", "main", "run"]
 
 def _typer_app() -> typer.Typer:
     # Imported on first use, not with the package: a warm `axl build` never needs Typer.
-    from axl.cli import _build, _cache, _query, _run, _validate  # noqa: F401 - each registers its commands
+    from axl.cli import _build, _cache, _compile, _graph, _query, _run, _runs, _validate  # noqa: F401 - each registers its commands
     from axl.cli._app import app
 
     return app

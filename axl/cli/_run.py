@@ -15,6 +15,7 @@ from axl.errors import UsageError
 from axl.exec import BuildOptions
 from axl.exec._engine import StepRunner
 from axl.exec._session import run_local
+from axl.viz._progress import live_progress
 
 run_app = typer.Typer(help="Run a workflow.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -69,15 +70,18 @@ def local(
         keep_going=keep_going,
         runner=_subprocess_runner(workspace) if subprocess_mode else None,
     )
-    report = run_local(
-        module,
-        params_file=params,
-        workspace=workspace,
-        cache_dir=cache_dir,
-        options=options,
-        remote_cache=remote_cache,
-        remote_upload=remote_upload,
-    )
+    # A live view only for a person watching: never for --json, pipes or CI logs.
+    with live_progress(not json_out and sys.stderr.isatty()) as on_event:
+        report = run_local(
+            module,
+            params_file=params,
+            workspace=workspace,
+            cache_dir=cache_dir,
+            options=options,
+            remote_cache=remote_cache,
+            remote_upload=remote_upload,
+            on_event=on_event,
+        )
     if json_out:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
     else:
