@@ -6,6 +6,8 @@ want=()
 for pkg in "$@"; do :; done
 need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
 need nginx nginx-light
+need dot graphviz        # axl graph --format svg|png, the DAG in axl report
+need chromium chromium   # renders axl report in the headless-browser test
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: the tests need ${want[*]}; install them (apt-get install ${want[*]}) or run as root" >&2
