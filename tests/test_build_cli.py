@@ -134,6 +134,24 @@ def test_failures_keep_going_and_deps(ws: Path) -> None:
     assert data["//pkg:sum"]["ok"] is True
 
 
+def test_keep_going_past_a_target_that_cannot_load(ws: Path) -> None:
+    write(ws / "pkg" / "broken.py", "import not_a_module_anywhere\n")
+    write(
+        ws / "pkg" / "BUILD",
+        """
+        axl_workflow(name = "broken", workflow = "broken.py:Nope")
+        axl_workflow(name = "sum", workflow = "wf.py:Sum")
+        """,
+    )
+    res = axl("build", "//pkg:all", "-j", "1")
+    assert res.code == 2
+    assert "not_a_module_anywhere" in res.err
+    res = axl("build", "//pkg:all", "-j", "1", "-k")
+    assert res.code == 1
+    assert "//pkg:broken  failed: " in res.out
+    assert "(3 ran)" in res.out
+
+
 def test_user_errors_are_one_line(ws: Path) -> None:
     write(
         ws / "bad" / "BUILD",

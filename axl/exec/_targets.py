@@ -16,7 +16,7 @@ from typing import Any
 
 from axl import _loader
 from axl.cache._local import LocalStore
-from axl.errors import BuildFileError, LoadError, Loc, UsageError
+from axl.errors import AxlError, BuildFileError, LoadError, Loc, UsageError
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook
 from axl.exec._report import BuildReport
 from axl.exec._session import cache_dir_for, open_store, run_ir
@@ -144,7 +144,13 @@ def _build_one(
             return TargetResult(
                 target.label, kind, SKIPPED, reason=f"dependency {dep} did not succeed"
             )
-    return builder(target, ctx)
+    try:
+        return builder(target, ctx)
+    except AxlError as exc:
+        if not ctx.options.keep_going:
+            raise
+        # With --keep-going a target that cannot load fails alone, as in Bazel.
+        return TargetResult(target.label, kind, FAILED, reason=exc.render())
 
 
 # -- axl_workflow ---------------------------------------------------------------------------
