@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from axl.exec import BuildReport
 
 _MARK = {
@@ -23,6 +25,8 @@ def render_report(report: BuildReport) -> str:
             extra = f"  {step.error}"
         elif step.status == "skipped" and step.reason:
             extra = f"  ({step.reason})"
+        elif step.source == "remote":
+            extra = "  (remote)"
         lines.append(f"  {_MARK[step.status]:<7} {name:<{width}}  {step.seconds:7.3f}s{extra}")
     for step in report.steps.values():
         if step.traceback:
@@ -31,6 +35,20 @@ def render_report(report: BuildReport) -> str:
     took = report.finished - report.started
     state = "ok" if report.ok else "FAILED"
     lines.append(f"{report.workflow}: {state} in {took:.2f}s ({counts})")
+    if report.remote is not None:
+        lines.append(_remote_line(report.remote))
     if report.view is not None and report.ok:
         lines.append(f"outputs: {report.view}")
     return "\n".join(lines) + "\n"
+
+
+def _remote_line(remote: dict[str, Any]) -> str:
+    """What the remote cache did, e.g. ``remote cache http://h/c: 5 hits (1.2 MiB down) ...``."""
+    down, up = remote["bytes_downloaded"] / 2**20, remote["bytes_uploaded"] / 2**20
+    line = (
+        f"remote cache {remote['url']}: {remote['remote_hits']} hits ({down:.1f} MiB down), "
+        f"{remote['uploads']} uploaded ({up:.1f} MiB up)"
+    )
+    if remote["degraded"]:
+        line += ", unavailable (local only)"
+    return line
