@@ -315,3 +315,48 @@ def test_loaded_frames_are_writable(tmp_path: Path) -> None:
         df.iloc[0, 0] = 9.0
         df["b"] *= 2
         assert df.to_dict("list") == {"a": [9.0, 2.0], "b": [6.0, 8.0]}
+
+
+def numeric_frames() -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    with_attrs = pd.DataFrame({"a": [1.0]})
+    with_attrs.attrs = {"k": [1, 2]}
+    return {
+        "floats": pd.DataFrame(rng.random((100, 3)), columns=["a", "b", "c"]),
+        "nans": pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": np.array([np.nan] * 3, "float32")}),
+        "mixed": pd.DataFrame(
+            {
+                "i": np.arange(4, dtype="int32"),
+                "u": np.arange(4, dtype="uint64"),
+                "b": [True, False, True, True],
+                "h": np.arange(4, dtype="float16"),
+                "t": pd.to_datetime(["2024-01-01", None, "2024-01-03", "2024-01-04"]),
+                "d": pd.to_timedelta([1, None, 3, 4], unit="s"),
+            }
+        ),
+        "no_rows": pd.DataFrame({"a": np.array([], "float64")}),
+        "range_step": pd.DataFrame({"a": [1.5, 2.5]}, index=pd.RangeIndex(10, 14, 2, name="r")),
+        "int_labels": pd.DataFrame(np.eye(2)),
+        "attrs": with_attrs,
+        "strided": pd.DataFrame(rng.random((50, 2))),  # columns are strided views of a C array
+    }
+
+
+@pytest.mark.parametrize("case", list(numeric_frames()))
+def test_numeric_fast_path_equals_from_pandas(case: str, tmp_path: Path) -> None:
+    df = numeric_frames()[case]
+    fast = _tables.numeric_table(df, pa)
+    assert fast is not None
+    slow = pa.Table.from_pandas(df, preserve_index=None)
+    assert fast.schema.metadata == slow.schema.metadata
+    assert fast.schema.equals(slow.schema)
+    assert fast.equals(slow)
+    for handler in TABLE_HANDLERS:
+        assert_same_frame(save_load(handler, df, tmp_path / handler), df)
+
+
+def test_numeric_fast_path_leaves_other_frames_to_pyarrow() -> None:
+    assert _tables.numeric_table(pd.DataFrame({"a": [1.0]}, index=[5]), pa) is None
+    assert _tables.numeric_table(pd.DataFrame(index=pd.RangeIndex(3)), pa) is None
+    assert _tables.numeric_table(pd.DataFrame({"a": ["x"]}), pa) is None
+    assert _tables.numeric_table(pd.DataFrame({"a": pd.array([1], dtype="Int64")}), pa) is None
