@@ -278,3 +278,35 @@ def test_folder_remote_writes_atomically(tmp_path: Path, remote: DirRemote) -> N
     with pytest.raises(RemoteError, match="not a key"):
         remote.get_ac("../../etc/passwd")
     assert open_remote(f"file://{remote.root}").url == remote.url  # type: ignore[attr-defined]
+
+
+def test_settle_remote_marks_sources_and_starts_counting_afresh(
+    tmp_path: Path, remote: DirRemote
+) -> None:
+    from axl.exec._remote_build import settle_remote
+    from axl.exec._report import BuildReport, StepReport
+
+    ci, _ = tiered(tmp_path, "ci", remote)
+    ci.put_record(make_record(ci))
+    laptop, _ = tiered(tmp_path, "laptop", remote)
+    assert laptop.get_record(KEY) is not None
+    steps = {
+        "a": StepReport("a", "cached", KEY),
+        "b": StepReport("b", "cached", OTHER),
+        "c": StepReport("c", "ran", "3" * 64),
+    }
+    report = BuildReport("wf", "h", steps, 0.0, 1.0)
+    settle_remote(report, laptop)
+    assert [s.source for s in steps.values()] == ["remote", "local", "local"]
+    assert report.remote is not None
+    assert (report.remote["remote_hits"], report.remote["local_hits"]) == (1, 1)
+    assert report.to_json()["steps"]["a"]["source"] == "remote"
+    assert "source" not in report.to_json()["steps"]["b"]
+    assert report.to_json()["remote"]["bytes_downloaded"] > 0
+    # The next build in the same process counts its own figures.
+    assert laptop.stats.remote_hits == 0
+    assert laptop.fetched == set()
+    plain = BuildReport("wf", "h", {}, 0.0, 1.0)
+    settle_remote(plain, LocalStore(tmp_path / "plain"))
+    assert plain.remote is None
+    assert "remote" not in plain.to_json()

@@ -265,6 +265,12 @@ class TieredStore(LocalStore):
             # A local blob vanished (a concurrent gc): without it the entry must not go up.
             return
 
+    def reset_stats(self) -> None:
+        """Start counting afresh (a new build). A degraded remote stays off, and warnings
+        already given are not repeated: the remote's health is per process, not per build."""
+        self.stats = replace(RemoteStats(self.stats.url, self.upload), degraded=self.stats.degraded)
+        self.fetched = set()
+
     def close(self) -> None:
         """Release the remote's connections."""
         with contextlib.suppress(RemoteError, OSError):

@@ -44,10 +44,13 @@ def build_store(
 
 
 def settle_remote(report: BuildReport, store: LocalStore) -> None:
-    """After a build: close the remote, mark remote hits, attach the remote's statistics."""
+    """After a build: mark remote hits and attach the remote's statistics to the report.
+
+    The counters then start again, so a command that builds several targets with one store
+    reports each build's own figures. The connection stays open for the next build.
+    """
     if not isinstance(store, TieredStore):
         return
-    store.close()
     local_hits = remote_hits = 0
     for step in report.steps.values():
         if step.status != CACHED:
@@ -61,3 +64,4 @@ def settle_remote(report: BuildReport, store: LocalStore) -> None:
     # Counted from the report: a record fetched for a step that was then not used is no hit.
     stats["remote_hits"] = remote_hits
     report.remote = {"local_hits": local_hits, **stats}
+    store.reset_stats()
