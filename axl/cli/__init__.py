@@ -17,7 +17,7 @@ __all__ = ["app", "main", "run"]
 
 def _typer_app() -> typer.Typer:
     # Imported on first use, not with the package: a warm `axl build` never needs Typer.
-    from axl.cli import _build, _cache, _compile, _graph, _query, _run, _runs, _validate  # noqa: F401 - each registers its commands
+    from axl.cli import _bazel, _build, _cache, _compile, _graph, _query, _run, _runs, _validate  # noqa: F401 - each registers its commands
     from axl.cli._app import app
 
     return app
@@ -76,6 +76,12 @@ def _fast_build(args: list[str]) -> int | None:
     except KeyboardInterrupt:
         _print_error("interrupted", None)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`axl build ... | head`): stop quietly, as a SIGPIPE would.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _print_error(message: str, hint: str | None) -> None:
