@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from axl._loader import load_workflow, split_spec
+from axl._params import load_params
 from axl.exec._session import live_code
 from axl.graph import environment_part
 from axl.ir import IRWorkflow, build_ir
@@ -91,18 +92,21 @@ def write_flow(root: Path, name: str = "flow.py") -> Path:
     return path
 
 
-def load(spec: str, root: Path) -> tuple[type[Any], IRWorkflow]:
+def load(spec: str, root: Path, params: Path | None = None) -> tuple[type[Any], IRWorkflow]:
     """Load a workflow fresh (tests reuse module names across workspaces)."""
     target, _ = split_spec(spec)
     module = target[:-3].replace("/", ".") if target.endswith(".py") else target
     sys.modules.pop(module, None)
     cls = load_workflow(spec, root)
-    return cls, build_ir(cls)
+    overrides = load_params(params) if params is not None else None
+    return cls, build_ir(cls, overrides, params)
 
 
-def emit(spec: str, root: Path) -> tuple[dict[str, Any], IRWorkflow]:
+def emit(
+    spec: str, root: Path, params: Path | None = None
+) -> tuple[dict[str, Any], IRWorkflow]:
     """The whole-workflow manifest, as an emitter would make it."""
-    cls, ir = load(spec, root)
+    cls, ir = load(spec, root, params)
     code, _ = live_code(cls, root)
     manifest = emit_manifest(
         ir,

@@ -13,6 +13,7 @@ from runtime_helpers import emit, runner, save, topological, write_flow
 
 from axl.exec import BuildOptions
 from axl.exec._session import run_local
+from axl.runtime._artifacts import open_artifact_store
 
 
 @pytest.fixture
@@ -367,3 +368,23 @@ def test_options_come_from_the_environment(flow: Path) -> None:
     )
     assert run.code == 0, run.err
     assert json.loads((flow / "o" / "n.json").read_text()) == 4
+
+
+def test_s3_store_flow_skips_blobs_already_uploaded(
+    flow: Path, s3_bucket: str, s3_env: Any
+) -> None:
+    manifest, _ = emit("flow.py:Flow", flow)
+    path = save(flow / "m.json", manifest)
+    url = f"s3://{s3_bucket}/flow"
+    args = ("--manifest", path, "--store", url, "--run-id", "r")
+    assert runner(*args, "--step", "params", cwd=flow).code == 0
+    first = runner(*args, "--step", "make", cwd=flow)
+    assert first.code == 0, first.err
+    assert [e["skipped"] for e in first.events("upload")] == [False]
+    again = runner(*args, "--step", "make", cwd=flow)
+    assert again.code == 0, again.err
+    assert [e["skipped"] for e in again.events("upload")] == [True]
+    # Inputs came from the bucket, found through params' result record; the log blob is there.
+    assert [e["source"] for e in again.events("input")] == [url]
+    record = json.loads(open_artifact_store(url).get_object("runs/r/make.json") or b"{}")
+    assert open_artifact_store(url).has_blob(record["log_digest"])
