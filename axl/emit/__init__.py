@@ -10,10 +10,14 @@ or the result fails validation.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
+from pathlib import Path
 from typing import Any
 
 from axl.emit._bundle import WorkflowBundle, bundle_of, load_bundle
@@ -24,10 +28,12 @@ __all__ = [
     "Target",
     "WorkflowBundle",
     "bundle_of",
+    "compile_workflow",
     "get_target",
     "load_bundle",
     "register_target",
     "target_names",
+    "write_output",
 ]
 
 
@@ -75,3 +81,40 @@ def get_target(name: str) -> Target:
     module, _, function = where.partition(":")
     fn: Target = getattr(importlib.import_module(module), function)
     return fn
+
+
+def compile_workflow(
+    target: str,
+    spec: str,
+    *,
+    params_file: str | Path | None = None,
+    workspace: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Compiled:
+    """Load the workflow ``spec`` and compile it for ``target`` (what ``axl compile`` does).
+
+    Raises:
+        AxlError: Unknown target or option, a workflow that does not load, an emission that
+            fails validation.
+    """
+    emitter = get_target(name=target)
+    bundle = load_bundle(spec, params_file=params_file, workspace=workspace)
+    return emitter(bundle, dict(options or {}))
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write an emitted file atomically (temporary file + rename), readable like any file the
+    user creates (``0666`` minus the umask; a bare temporary file would be ``0600``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(name, 0o666 & ~umask)
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise

@@ -18,7 +18,15 @@ from typing import Any
 
 from axl.errors import BuildFileError, LabelError
 from axl.graph._labels import ALL, Label, check_name, parse_label
-from axl.graph._rules import DIRECTIVES, LABEL, LABEL_LIST, RuleKind, check_attrs, get_kind
+from axl.graph._rules import (
+    DIRECTIVES,
+    LABEL,
+    LABEL_LIST,
+    LABEL_OR_STRING,
+    RuleKind,
+    check_attrs,
+    get_kind,
+)
 
 #: File names that make a folder a package, in order of preference.
 BUILD_NAMES = ("BUILD", "BUILD.bazel")
@@ -183,6 +191,8 @@ def _deps(
     deps: list[Label] = []
     for name, (value, line) in given.items():
         kind_of = attrs[name].type
+        if kind_of == LABEL_OR_STRING and str(value).startswith((":", "//")):
+            kind_of = LABEL
         if kind_of not in (LABEL, LABEL_LIST):
             continue
         for text in [value] if kind_of == LABEL else value:

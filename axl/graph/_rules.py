@@ -25,6 +25,8 @@ from axl.errors import BuildFileError, UsageError
 STRING, INT, BOOL = "string", "int", "bool"
 LABEL, LABEL_LIST = "label", "label_list"
 STRING_LIST, STRING_DICT = "string_list", "string_dict"
+#: A label (":name", "//pkg:name": a dependency) or any other string (e.g. a pinned image).
+LABEL_OR_STRING = "label_or_string"
 
 _TYPE_WORDS = {
     STRING: "a string",
@@ -34,6 +36,7 @@ _TYPE_WORDS = {
     LABEL_LIST: "a list of label strings",
     STRING_LIST: "a list of strings",
     STRING_DICT: "a dict of strings to strings",
+    LABEL_OR_STRING: "a string (a label, or a value such as an image reference)",
 }
 
 
@@ -48,7 +51,7 @@ class Attr:
 
     def check(self, value: Any) -> str | None:
         """``None`` when ``value`` fits the type, else what was expected."""
-        if self.type in (STRING, LABEL):
+        if self.type in (STRING, LABEL, LABEL_OR_STRING):
             ok = isinstance(value, str)
         elif self.type == INT:
             ok = isinstance(value, int) and not isinstance(value, bool)
@@ -180,9 +183,17 @@ register(
         "Argo Workflows YAML for a workflow, pinned to an image.",
         (
             Attr("workflow", LABEL, mandatory=True, doc="The axl_workflow target."),
-            Attr("image", LABEL, doc="The axl_image target whose digest the YAML pins."),
+            Attr(
+                "image",
+                LABEL_OR_STRING,
+                doc='The axl_image target whose digest the YAML pins, or "repo/name@sha256:...".',
+            ),
             Attr("namespace", STRING, doc="The Kubernetes namespace."),
+            Attr("kind", STRING, doc="Workflow (default) or WorkflowTemplate."),
+            Attr("artifact_repo", STRING, doc="S3 key prefix of the output artifacts."),
+            Attr("artifact_repo_ref", STRING, doc="CONFIGMAP[:KEY] of an artifact repository."),
         ),
+        builder="axl.emit.argo._target:build_argo_target",
     )
 )
 register(

@@ -62,7 +62,7 @@ class ArgoOptions:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UsageError(
-                f"Argo kind {self.kind!r} is not one axl emits", hint=f"use one of {KINDS}"
+                f"Argo kind {self.kind!r} is not one axl emits", hint=f"use {' or '.join(KINDS)}"
             )
         if self.artifact_key_prefix is not None:
             prefix = self.artifact_key_prefix.strip("/")

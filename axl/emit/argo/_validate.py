@@ -204,6 +204,7 @@ def _check_spec(spec: dict[str, Any], kind: str, found: Findings) -> None:
     params = _named(spec.get("arguments", {}).get("parameters", []), "spec.arguments", found)
     for i, template in enumerate(templates):
         _check_template(template, f"spec.templates[{i}]", found)
+    _check_images(templates, found)
     context = _refs.Context(templates=by_name, workflow_parameters=set(params))
     for i, template in enumerate(templates):
         _refs.check_template_refs(template, f"spec.templates[{i}]", context, found)
@@ -251,16 +252,24 @@ def _check_template(template: dict[str, Any], where: str, found: Findings) -> No
         found.error(f"{where}.retryStrategy.limit", f"{limit!r} is not a whole number")
 
 
-def _check_container(container: dict[str, Any], where: str, found: Findings) -> None:
-    image = container.get("image", "")
-    if not image:
-        found.error(f"{where}.image", "a container needs an image")
-    elif "@sha256:" not in image and "{{" not in image:
+def _check_images(templates: list[dict[str, Any]], found: Findings) -> None:
+    users: dict[str, int] = {}
+    for template in templates:
+        image = template.get("container", {}).get("image")
+        if image and "@sha256:" not in image and "{{" not in image:
+            users[image] = users.get(image, 0) + 1
+    for image, count in users.items():
         found.warn(
-            f"{where}.image",
-            f"image {image!r} is not pinned by digest: pods may run other code than was "
-            "compiled (the runner then refuses to run it)",
+            "spec.templates",
+            f"image {image!r} ({count} templates) is not pinned by digest: a tag can move, and "
+            "the runner refuses to run a step whose sources differ from the compiled ones; "
+            "pass --image repo/name@sha256:...",
         )
+
+
+def _check_container(container: dict[str, Any], where: str, found: Findings) -> None:
+    if not container.get("image"):
+        found.error(f"{where}.image", "a container needs an image")
     for j, env in enumerate(container.get("env", [])):
         if not _ENV_NAME.match(env.get("name", "")):
             found.error(f"{where}.env[{j}].name", f"{env.get('name')!r} is not a valid name")

@@ -1,0 +1,87 @@
+"""``axl compile``: translate a workflow for another system (``--target argo``: Workflow YAML).
+
+Each target is an emitter registered by name in :mod:`axl.emit`; options that only some targets
+take are passed through by name, and a target refuses the ones it does not take.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from axl.cli._app import ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.emit import compile_workflow, target_names, write_output
+
+
+@app.command("compile")
+def compile_command(
+    module: WorkflowOpt,
+    target: Annotated[
+        str, typer.Option("--target", "-t", help=f"What to emit: {', '.join(target_names())}.")
+    ],
+    params: ParamsOpt = None,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", "-o", help="The file to write (default: standard output)."),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="argo: Workflow (default) or WorkflowTemplate."),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="The image steps run in, ideally pinned: repo/name@sha256:... "
+            "(default: the workflow's image).",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="argo: metadata.namespace.")
+    ] = None,
+    artifact_repo: Annotated[
+        str | None,
+        typer.Option(
+            "--artifact-repo",
+            help="argo: store outputs as key-only S3 artifacts under this key prefix "
+            "(bucket and credentials come from the cluster's artifact repository).",
+        ),
+    ] = None,
+    artifact_repo_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--artifact-repo-ref",
+            help="argo: CONFIGMAP[:KEY] naming a configured artifact repository "
+            "(default: the cluster's default).",
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Compile a workflow for another system; validate the result before writing it.
+
+    --target argo writes one Argo Workflow (or WorkflowTemplate): submit it with
+    `argo submit FILE` or `kubectl create -f FILE`.
+    """
+    compiled = compile_workflow(
+        target,
+        module,
+        params_file=params,
+        workspace=workspace,
+        options={
+            "kind": kind,
+            "image": image,
+            "namespace": namespace,
+            "artifact_repo": artifact_repo,
+            "artifact_repo_ref": artifact_repo_ref,
+        },
+    )
+    for warning in compiled.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    if out is None:
+        sys.stdout.write(compiled.text)
+        return
+    write_output(Path(out), compiled.text)
+    typer.echo(f"wrote {out}: {compiled.summary}")
