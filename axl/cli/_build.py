@@ -12,6 +12,7 @@ import typer
 
 from axl.cli._app import JsonOpt, ParamsOpt, WorkspaceOpt, app
 from axl.cli._fastbuild import run_build
+from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
 
 @app.command()
@@ -46,6 +47,8 @@ def build(
     ] = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
+    remote_cache: RemoteCacheOpt = None,
+    remote_upload: RemoteUploadOpt = None,
 ) -> None:
     """Build targets declared in BUILD files, reusing every cached step.
 
@@ -66,6 +69,8 @@ def build(
         cache_dir=cache_dir,
         workspace=workspace,
         json_out=json_out,
+        remote_cache=remote_cache,
+        remote_upload=remote_upload,
     )
     if code:
         raise typer.Exit(code)

@@ -42,6 +42,9 @@ def _parser() -> _Parser:
     p.add_argument("--cache-dir")
     p.add_argument("--workspace")
     p.add_argument("--json", dest="json_out", action="store_true")
+    p.add_argument("--remote-cache")
+    p.add_argument("--remote-upload", action="store_true", default=None)
+    p.add_argument("--no-remote-upload", dest="remote_upload", action="store_false")
     return p
 
 
@@ -75,6 +78,8 @@ def run_build(
     cache_dir: str | None = None,
     workspace: str | None = None,
     json_out: bool = False,
+    remote_cache: str | None = None,
+    remote_upload: bool | None = None,
 ) -> int:
     """Build ``labels``, print the results, return the exit code (1 when a target failed)."""
     from axl.exec import BuildOptions
@@ -94,6 +99,8 @@ def run_build(
         options=options,
         params=params,
         on_target=None if json_out else _print_result,
+        remote_cache=remote_cache,
+        remote_upload=remote_upload,
     )
     if json_out:
         data: dict[str, Any]

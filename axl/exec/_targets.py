@@ -18,8 +18,9 @@ from axl import _loader
 from axl.cache._local import LocalStore
 from axl.errors import AxlError, BuildFileError, LoadError, Loc, UsageError
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook
+from axl.exec._remote_build import build_store
 from axl.exec._report import BuildReport
-from axl.exec._session import cache_dir_for, open_store, run_ir
+from axl.exec._session import cache_dir_for, run_ir
 from axl.graph._buildfile import Target, display_path
 from axl.graph._labels import Label, parse_pattern
 from axl.graph._loadcache import Entry, LoadCache, identity_of
@@ -76,6 +77,8 @@ def build_targets(
     params: str | Path | None = None,
     load_cache: bool = True,
     on_target: Callable[[TargetResult], None] | None = None,
+    remote_cache: str | None = None,
+    remote_upload: bool | None = None,
 ) -> list[TargetResult]:
     """Build the targets ``patterns`` name and their deps, deps first.
 
@@ -87,24 +90,15 @@ def build_targets(
         params: A params file overriding the rule's (only with a single workflow target).
         load_cache: Reuse earlier loads whose sources are unchanged.
         on_target: Called as each target ends.
+        remote_cache: ``--remote-cache`` (see :func:`axl.exec._remote_build.build_store`).
+        remote_upload: ``--[no-]remote-upload``.
 
     Raises:
         AxlError: A label, BUILD file or target cannot be resolved or built.
     """
     root = _loader.find_workspace(explicit=workspace)
     graph = TargetGraph(root)
-    cwd_package = graph.cwd_package()
-    parsed = [parse_pattern(p, cwd_package) for p in patterns]
-    named = graph.expand(parsed)
-    # Wildcards skip Bazel's own rules; naming one explicitly is an error (from load_builder).
-    explicit = {p.label for p in parsed if p.kind == "target"}
-    wanted = [lb for lb in named if lb in explicit or not graph.target(lb).kind.bazel_only]
-    if not wanted:
-        raise UsageError(
-            f"{' '.join(patterns)} names no target axl can build",
-            hint="list them with: axl query //...",
-        )
-    order = graph.closure(wanted)
+    order = plan(graph, patterns)
     builders = {t.label: t.kind.load_builder() for t in order}
     opts = options or BuildOptions()
     if params is not None and sum(t.kind.name == "axl_workflow" for t in order) != 1:
@@ -113,10 +107,11 @@ def build_targets(
             hint="name one axl_workflow target, or set params in its BUILD rule",
         )
     folder = cache_dir_for(root, cache_dir)
+    store = build_store(root, folder, remote_cache=remote_cache, remote_upload=remote_upload)
     ctx = TargetContext(
         root=root,
         graph=graph,
-        store=open_store(root, cache_dir),
+        store=store,
         options=opts,
         load_cache=LoadCache(folder / "load") if load_cache else None,
         params=Path(params).resolve() if params is not None else None,
@@ -131,6 +126,28 @@ def build_targets(
     if ctx.load_cache is not None:
         ctx.load_cache.save()
     return list(ctx.results.values())
+
+
+def plan(graph: TargetGraph, patterns: Sequence[str]) -> list[Target]:
+    """The targets to build for ``patterns``, with their deps, deps first.
+
+    Wildcards (``:all``, ``...``) skip Bazel's own rules; naming one explicitly is an error
+    (raised by :meth:`RuleKind.load_builder`).
+    """
+    cwd_package = graph.cwd_package()
+    parsed = [parse_pattern(p, cwd_package) for p in patterns]
+    explicit = {p.label for p in parsed if p.kind == "target"}
+    wanted = [
+        label
+        for label in graph.expand(parsed)
+        if label in explicit or not graph.target(label).kind.bazel_only
+    ]
+    if not wanted:
+        raise UsageError(
+            f"{' '.join(patterns)} names no target axl can build",
+            hint="list them with: axl query //...",
+        )
+    return graph.closure(wanted)
 
 
 def _build_one(
