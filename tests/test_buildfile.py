@@ -238,6 +238,12 @@ def test_deps_closure_and_query(tree: TargetGraph) -> None:
     assert info.value.hint == "did you mean deps()?"
 
 
+def test_build_bazel_wins_over_build(tmp_path: Path) -> None:
+    write(tmp_path / "BUILD", 'axl_workflow(name = "plain", workflow = "x.py:X")\n')
+    write(tmp_path / "BUILD.bazel", 'axl_workflow(name = "bazel", workflow = "x.py:X")\n')
+    assert [str(x) for x in TargetGraph(tmp_path).expand(["//:all"])] == ["//:bazel"]
+
+
 def test_missing_dep_is_reported_at_the_rule(tmp_path: Path) -> None:
     text = '\naxl_workflow(name = "x", workflow = "x.py:X", deps = [":y"])\n'
     (tmp_path / "BUILD").write_text(text)

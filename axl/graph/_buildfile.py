@@ -28,8 +28,8 @@ from axl.graph._rules import (
     get_kind,
 )
 
-#: File names that make a folder a package, in order of preference.
-BUILD_NAMES = ("BUILD", "BUILD.bazel")
+#: File names that make a folder a package; when both exist, BUILD.bazel wins (as in Bazel).
+BUILD_NAMES = ("BUILD.bazel", "BUILD")
 
 
 @dataclass(frozen=True)
