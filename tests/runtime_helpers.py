@@ -86,6 +86,16 @@ class Broken(Flow):
 '''
 
 
+#: Module names the runner tests load from throwaway workspaces (each test has its own).
+TEST_MODULES = ("flow", "odd", "extra", "tiny", "fanout", "churn_workflow")
+
+
+def forget_modules() -> None:
+    """Drop the test workflows' modules, so the next load reads the current workspace's files."""
+    for name in TEST_MODULES:
+        sys.modules.pop(name, None)
+
+
 def write_flow(root: Path, name: str = "flow.py") -> Path:
     path = root / name
     path.write_text(textwrap.dedent(FLOW).lstrip())
@@ -102,9 +112,7 @@ def load(spec: str, root: Path, params: Path | None = None) -> tuple[type[Any], 
     return cls, build_ir(cls, overrides, params)
 
 
-def emit(
-    spec: str, root: Path, params: Path | None = None
-) -> tuple[dict[str, Any], IRWorkflow]:
+def emit(spec: str, root: Path, params: Path | None = None) -> tuple[dict[str, Any], IRWorkflow]:
     """The whole-workflow manifest, as an emitter would make it."""
     cls, ir = load(spec, root, params)
     code, _ = live_code(cls, root)

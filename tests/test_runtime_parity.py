@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
-from runtime_helpers import emit, runner
+from runtime_helpers import emit, forget_modules, runner
 
 from axl.exec import BuildOptions
 from axl.exec._report import RAN
@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture
 def churn(workspace: Path) -> Path:
     """The example workflow and its params, copied into a throwaway workspace."""
+    forget_modules()
     shutil.copy(REPO / "examples" / "churn_workflow.py", workspace)
     (workspace / "churn.yaml").write_text("n_customers: 1500\nn_estimators: 12\n")
     return workspace

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_helpers import emit, runner, save, topological, write_flow
+from runtime_helpers import emit, forget_modules, runner, save, topological, write_flow
 
 from axl.exec import BuildOptions
 from axl.exec._session import run_local
@@ -18,6 +18,7 @@ from axl.runtime._artifacts import open_artifact_store
 
 @pytest.fixture
 def flow(workspace: Path) -> Path:
+    forget_modules()
     write_flow(workspace)
     return workspace
 
@@ -173,6 +174,7 @@ def test_auto_handler_input_is_read_from_the_upstream_record(flow: Path) -> None
 
 
 def test_a_step_that_raises_exits_1_and_writes_no_output(workspace: Path) -> None:
+    forget_modules()
     write_flow(workspace)
     manifest, _ = emit("flow.py:Broken", workspace)
     path = save(workspace / "m.json", manifest)
