@@ -58,7 +58,7 @@ def fast_build(args: Sequence[str]) -> int | None:
     if any(a in {"--help", "-h"} for a in args):
         return None
     try:
-        ns = _parser().parse_args(list(args))
+        ns = _parser().parse_intermixed_args(list(args))
     except _Fallback:
         return None
     if any(label.startswith("-") for label in ns.labels):
