@@ -1,24 +1,16 @@
-"""The S3 remote cache against a real moto server (``moto[server]``) on loopback.
+"""The S3 remote cache against a real moto server on loopback (tests/s3_fixtures.py).
 
-The scenarios are those the nginx tests run (tests/remote_helpers.py). The server fixture here is
-deliberately small and local to this module; a shared ``tests/s3_fixtures.py`` can replace it.
+The scenarios are those the nginx tests run (tests/remote_helpers.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import remote_helpers as scenarios
+from s3_fixtures import MotoServer
 
 from axl.cache._remote import RemoteError, open_remote
 from axl.cache._s3 import S3Remote
@@ -28,100 +20,8 @@ pytestmark = pytest.mark.integration
 KEY = "ab" * 32
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Moto:
-    """A ``moto_server`` process: an S3 API on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-        if binary is None:
-            pytest.fail("moto_server is missing: run `make setup` (moto[server] is a dev dep)")
-        self.binary = binary
-        self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                pytest.fail(f"moto_server exited at start:\n{err}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-            except OSError:
-                time.sleep(0.05)
-                continue
-            return
-        self.stop()
-        pytest.fail(f"moto_server did not listen on {self.endpoint} within {timeout} s")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-
-def _aws_env(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
-    """Point boto3 (here and in the axl processes the scenarios start) at the server."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    server = Moto()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(moto: Moto, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
-    """A fresh bucket for this test on the module's server."""
-    _aws_env(monkeypatch, moto.endpoint)
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
-    client(moto.endpoint).create_bucket(Bucket=name)
-    return name
-
-
-def client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-
-
-def test_protocol_round_trip(bucket: str, tmp_path: Path, moto: Moto) -> None:
+def test_protocol_round_trip(s3_bucket: str, s3_env: MotoServer, tmp_path: Path) -> None:
+    bucket = s3_bucket
     remote = open_remote(f"s3://{bucket}/team/cache")
     assert isinstance(remote, S3Remote)
     assert remote.get_ac(KEY) is None
@@ -135,12 +35,12 @@ def test_protocol_round_trip(bucket: str, tmp_path: Path, moto: Moto) -> None:
     assert remote.has_cas(KEY)
     assert remote.get_cas(KEY, tmp_path / "back")
     assert (tmp_path / "back").read_bytes() == blob.read_bytes()
-    keys = {o["Key"] for o in client(moto.endpoint).list_objects_v2(Bucket=bucket)["Contents"]}
+    keys = {o["Key"] for o in s3_env.client().list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {f"team/cache/ac/{KEY}", f"team/cache/cas/{KEY}"}
     remote.close()
 
 
-def test_missing_bucket_is_a_remote_error(bucket: str) -> None:
+def test_missing_bucket_is_a_remote_error(s3_env: MotoServer) -> None:
     remote = open_remote("s3://no-such-bucket-here/x")
     with pytest.raises(RemoteError, match="NoSuchBucket") as info:
         remote.put_ac(KEY, b"x")
@@ -148,23 +48,25 @@ def test_missing_bucket_is_a_remote_error(bucket: str) -> None:
     assert "create the bucket" in info.value.hint
 
 
-def test_share_between_workspaces(bucket: str, tmp_path: Path) -> None:
-    scenarios.scenario_share(tmp_path, f"s3://{bucket}/ci")
+def test_share_between_workspaces(s3_bucket: str, tmp_path: Path) -> None:
+    scenarios.scenario_share(tmp_path, f"s3://{s3_bucket}/ci")
 
 
-def test_server_dies_mid_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = Moto()  # its own server: this test kills it
+def test_server_dies_mid_build(
+    s3_env: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = MotoServer(tmp_path / "moto.log")  # its own server: this test kills it
     server.start()
     try:
-        _aws_env(monkeypatch, server.endpoint)
-        client(server.endpoint).create_bucket(Bucket="dies")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+        server.client().create_bucket(Bucket="dies")
         scenarios.scenario_remote_dies(tmp_path, "s3://dies/c", server.stop)
     finally:
         server.stop()
 
 
-def test_tampered_blob_is_rejected(bucket: str, tmp_path: Path, moto: Moto) -> None:
-    s3 = client(moto.endpoint)
+def test_tampered_blob_is_rejected(s3_bucket: str, s3_env: MotoServer, tmp_path: Path) -> None:
+    bucket, s3 = s3_bucket, s3_env.client()
 
     def read(digest: str) -> bytes:
         body: bytes = s3.get_object(Bucket=bucket, Key=f"c/cas/{digest}")["Body"].read()
@@ -176,8 +78,8 @@ def test_tampered_blob_is_rejected(bucket: str, tmp_path: Path, moto: Moto) -> N
     scenarios.scenario_tampered_blob(tmp_path, f"s3://{bucket}/c", read, write)
 
 
-def test_bad_signatures_are_rejected(bucket: str, tmp_path: Path, moto: Moto) -> None:
-    s3 = client(moto.endpoint)
+def test_bad_signatures_are_rejected(s3_bucket: str, s3_env: MotoServer, tmp_path: Path) -> None:
+    bucket, s3 = s3_bucket, s3_env.client()
 
     def read(key: str) -> bytes:
         body: bytes = s3.get_object(Bucket=bucket, Key=f"c/ac/{key}")["Body"].read()
@@ -189,9 +91,11 @@ def test_bad_signatures_are_rejected(bucket: str, tmp_path: Path, moto: Moto) ->
     scenarios.scenario_signatures(tmp_path, f"s3://{bucket}/c", read, write)
 
 
-def test_read_only_consumer(bucket: str, tmp_path: Path, moto: Moto) -> None:
+def test_read_only_consumer(s3_bucket: str, s3_env: MotoServer, tmp_path: Path) -> None:
+    bucket = s3_bucket
+
     def count() -> int:
-        listing = client(moto.endpoint).list_objects_v2(Bucket=bucket, Prefix="c/ac/")
+        listing = s3_env.client().list_objects_v2(Bucket=bucket, Prefix="c/ac/")
         return int(listing.get("KeyCount", 0))
 
     scenarios.scenario_read_only(tmp_path, f"s3://{bucket}/c", count)
