@@ -8,6 +8,7 @@ never a fresh resolution) and re-executes itself with that environment's Python.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -43,16 +44,11 @@ def ensure_environment(root: Path, argv: Sequence[str], log: JsonLog) -> None:
             f"--setup-env needs the workflow's lockfile, and {lock} does not exist",
             hint="commit uv.lock beside pyproject.toml (run `uv lock`), or bake the image",
         )
-    uv = shutil.which("uv")
-    if uv is None:
-        raise RunnerError(
-            "--setup-env needs uv, which is not on PATH",
-            hint="install uv in the image (pip install uv), or bake the image",
-        )
+    uv = _uv()
     venv = Path(os.environ.get("AXL_VENV") or root / ".venv").resolve()
     started = time.perf_counter()
     proc = subprocess.run(
-        [uv, "sync", "--frozen", "--project", str(root)],
+        [*uv, "sync", "--frozen", "--project", str(root)],
         env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
         capture_output=True,
         text=True,
@@ -86,6 +82,19 @@ def ensure_environment(root: Path, argv: Sequence[str], log: JsonLog) -> None:
     sys.stderr.flush()
     args = [str(python), "-m", "axl.runtime", *[a for a in argv if a != "--setup-env"]]
     os.execve(python, args, {**os.environ, READY_VAR: "1"})  # noqa: S606 - argv list, no shell
+
+
+def _uv() -> list[str]:
+    """The uv command: the ``uv`` binary on PATH, else the ``uv`` package of this Python."""
+    binary = shutil.which("uv")
+    if binary is not None:
+        return [binary]
+    if importlib.util.find_spec("uv") is not None:
+        return [sys.executable, "-m", "uv"]
+    raise RunnerError(
+        "--setup-env needs uv, which is not installed",
+        hint="install uv in the image (pip install uv), or bake the image",
+    )
 
 
 def _tail(text: str, lines: int = 3) -> str:
