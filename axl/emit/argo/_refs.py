@@ -192,7 +192,9 @@ def _check_from(
         return
     if source not in ancestors.get(task.get("name", ""), set()):
         found.error(at, f"reads task {source!r} without depending on it")
-    produced = ctx.templates.get(tasks[source].get("template", ""), {})
+    produced = ctx.templates.get(tasks[source].get("template", ""))
+    if produced is None:
+        return  # the task's template names nothing: reported once, at the task
     if artifact not in _names(produced, "outputs", "artifacts"):
         found.error(
             at, f"task {source!r} (template {produced.get('name')!r}) has no output {artifact!r}"
@@ -280,7 +282,8 @@ def _resolve(
         task, _, attr = rest.partition(".")
         if task not in tasks:
             return f"no task {task!r} in this DAG"
-        return _resolve_task_attr(attr, ctx.templates.get(tasks[task].get("template", ""), {}))
+        produced = ctx.templates.get(tasks[task].get("template", ""))
+        return None if produced is None else _resolve_task_attr(attr, produced)
     return "not a variable Argo knows here"
 
 

@@ -1,0 +1,152 @@
+"""The local rehearsal: the emitted YAML's commands, paths and artifact wiring actually run.
+
+Each rehearsal runs every container's command through the real runner (``python -m
+axl.runtime``), with artifacts placed at the declared paths under a temporary root, and must
+produce the same output digests as ``axl run local``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from argo_helpers import OPTIONS_WORKFLOW, bundle_from, template
+from argo_rehearsal import RehearsalError, TaskRun, evaluate_when, rehearse
+from conftest import REPO
+
+from axl.emit.argo import emit_workflow
+from axl.hashing import file_digest
+
+GOLDEN = REPO / "tests" / "golden" / "argo"
+
+
+def _local_digests(args: list[str], cache: Path, cwd: Path = REPO) -> dict[str, dict[str, str]]:
+    """Step -> output -> digest, from ``axl run local --json`` in a fresh cache."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "axl", "run", "local", *args, "--json", "--cache-dir", str(cache)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    steps = json.loads(proc.stdout)["steps"]
+    return {
+        name: {out: rec["digest"] for out, rec in step["outputs"].items()}
+        for name, step in steps.items()
+    }
+
+
+def _rehearsed_digests(document: dict[str, Any], runs: dict[str, TaskRun]) -> dict[str, Any]:
+    """Step -> output -> digest of the artifact files the rehearsal saved (checked against each
+    step's result record)."""
+    digests: dict[str, dict[str, str]] = {}
+    for run in runs.values():
+        assert run.phase == "Succeeded", f"{run.task}: {run.phase}\n{run.stderr[-3000:]}"
+        tmpl = template(document, run.template)
+        step = tmpl["metadata"]["annotations"]["axl.dev/step"]
+        record = json.loads(run.outputs["axl-result"].read_text())
+        assert record["status"] == "ok"
+        files = {a["name"]: a["path"].rsplit("/", 1)[1] for a in tmpl["outputs"]["artifacts"]}
+        digests[step] = {}
+        for name, out in record["outputs"].items():
+            art = next(a for a, f in files.items() if f == out["path"])
+            assert file_digest(run.outputs[art]) == out["digest"], (step, name)
+            digests[step][name] = out["digest"]
+    return digests
+
+
+def _rehearse_golden(case: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, TaskRun]]:
+    document = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text(encoding="utf-8"))
+    runs = rehearse(document, workspace=REPO, work=tmp_path / "argo")
+    return document, runs
+
+
+def test_tiny_rehearsal_matches_a_local_run(tmp_path: Path) -> None:
+    document, runs = _rehearse_golden("tiny", tmp_path)
+    assert [r.task for r in runs.values()] == ["params", "make", "total"]
+    local = _local_digests(["-m", "examples/tiny.py:Tiny"], tmp_path / "cache")
+    assert _rehearsed_digests(document, runs) == local
+    # The `auto` output's handler travelled in make's result record to total's pod.
+    record = json.loads(runs["make"].outputs["axl-result"].read_text())
+    assert (record["outputs"]["out"]["handler"], record["outputs"]["out"]["path"]) == (
+        "json",
+        "out",
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "args"),
+    [
+        ("churn", ["-m", "examples/churn_workflow.py:ChurnWorkflow", "-p", "examples/churn.yaml"]),
+        ("fanout", ["-m", "examples/fanout.py:FanOut"]),
+    ],
+)
+def test_example_rehearsal_matches_a_local_run(case: str, args: list[str], tmp_path: Path) -> None:
+    document, runs = _rehearse_golden(case, tmp_path)
+    assert _rehearsed_digests(document, runs) == _local_digests(args, tmp_path / "cache")
+
+
+def test_submit_time_parameters_and_when(workspace: Path, tmp_path: Path) -> None:
+    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    runs = rehearse(document, workspace=workspace, work=tmp_path / "default")
+    phases = {name: run.phase for name, run in runs.items()}
+    # use_gpu is false: the conditional step is skipped, and the step reading it omitted.
+    assert phases == {
+        "params": "Succeeded",
+        "load-data": "Succeeded",
+        "fit-model": "Skipped",
+        "report": "Omitted",
+    }
+    runs = rehearse(
+        document,
+        workspace=workspace,
+        work=tmp_path / "override",
+        parameters={"use_gpu": "true", "rows": "6", "mode": '"slow"'},
+    )
+    assert {r.phase for r in runs.values()} == {"Succeeded"}
+    assert json.loads(runs["report"].outputs["out"].read_text()) == "slow:6"
+    assert json.loads(runs["params"].outputs["out"].read_text()) == {
+        "mode": "slow",
+        "rows": 6,
+        "use_gpu": True,
+    }
+    # The params step's key follows the values it ran with.
+    key = json.loads(runs["params"].outputs["axl-result"].read_text())["key"]
+    again = rehearse(document, workspace=workspace, work=tmp_path / "again")
+    assert json.loads(again["params"].outputs["axl-result"].read_text())["key"] != key
+
+
+def test_a_wrong_output_path_is_caught(workspace: Path, tmp_path: Path) -> None:
+    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    broken = copy.deepcopy(document)
+    template(broken, "load-data")["outputs"]["artifacts"][0]["path"] = "/axl/outputs/out.pkl"
+    with pytest.raises(RehearsalError, match="'out' was not written at /axl/outputs/out.pkl"):
+        rehearse(broken, workspace=workspace, work=tmp_path / "w")
+
+
+def test_a_wrong_input_path_fails_the_step(workspace: Path, tmp_path: Path) -> None:
+    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    broken = copy.deepcopy(document)
+    inputs = template(broken, "load-data")["inputs"]["artifacts"]
+    next(a for a in inputs if a["name"] == "rows")["path"] = "/axl/inputs/count.json"
+    runs = rehearse(broken, workspace=workspace, work=tmp_path / "w")
+    assert runs["load-data"].phase == "Failed"
+    assert runs["load-data"].exit_code == 2  # the runner could not run it
+    assert "is missing" in runs["load-data"].stderr
+    assert runs["fit-model"].phase == "Omitted"
+
+
+def test_when_expressions() -> None:
+    assert evaluate_when("true == true")
+    assert not evaluate_when("false == true")
+    assert evaluate_when("3 > 2 && !(1 == 2) || false")
+    with pytest.raises(RehearsalError, match="cannot evaluate"):
+        evaluate_when("__import__('os')")
