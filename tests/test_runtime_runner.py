@@ -390,3 +390,27 @@ def test_s3_store_flow_skips_blobs_already_uploaded(
     assert [e["source"] for e in again.events("input")] == [url]
     record = json.loads(open_artifact_store(url).get_object("runs/r/make.json") or b"{}")
     assert open_artifact_store(url).has_blob(record["log_digest"])
+
+
+def test_the_container_entrypoint_is_the_runner(flow: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    manifest, _ = emit("flow.py:Flow", flow)
+    path = save(flow / "m.json", manifest)
+    env = {**os.environ, "AXL_PYTHON": sys.executable, "AXL_WORKSPACE": str(flow)}
+    entry = str(REPO / "runner" / "entrypoint.sh")
+    args = ["--manifest", str(path), "--outputs", str(flow / "o")]
+    ok = subprocess.run(
+        [entry, *args, "--step", "params"], env=env, cwd="/", capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((flow / "o" / "n.json").read_text()) == 4
+    bad = subprocess.run(
+        [entry, *args, "--step", "nosuch"], env=env, cwd="/", capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert json.loads(bad.stderr.splitlines()[-1])["level"] == "error"
