@@ -179,14 +179,17 @@ def axl_workflow(name, workflow, params = None, deps = None, visibility = None, 
         tags = tags,
     )
 
-def _axl_only(kind):
-    def declare_nothing(name, **kwargs):
-        # Built by `axl build` only; declared here so that a BUILD file holding one still loads
-        # in Bazel (axl reads the same file).
-        _unused = (name, kwargs, kind)
+# Targets built by `axl build` only. Declared here so that a BUILD file holding them still loads
+# in Bazel (axl reads the same file); they declare nothing.
 
-    return declare_nothing
+def axl_image(name, **kwargs):
+    """An axl container image target (built by axl, not Bazel)."""
+    _unused = (name, kwargs)
 
-axl_image = _axl_only("axl_image")
-argo_workflow = _axl_only("argo_workflow")
-dagster_job = _axl_only("dagster_job")
+def argo_workflow(name, **kwargs):
+    """An axl Argo Workflows target (built by axl, not Bazel)."""
+    _unused = (name, kwargs)
+
+def dagster_job(name, **kwargs):
+    """An axl Dagster job target (built by axl, not Bazel)."""
+    _unused = (name, kwargs)
