@@ -80,9 +80,13 @@ def _worker_run(
     runner: StepRunner | None = None,
 ) -> StepOutcome:
     assert _WORKER_STORE is not None
+    began = time.time()
     if runner is not None and node is not None and parts is not None:
-        return runner(node, task, parts, _WORKER_STORE)
-    return execute(task, _WORKER_STORE)
+        outcome = runner(node, task, parts, _WORKER_STORE)
+    else:
+        outcome = execute(task, _WORKER_STORE)
+    outcome.started = began
+    return outcome
 
 
 def _noop() -> None:
@@ -275,7 +279,7 @@ class _Scheduler:
                     self.pool.shutdown(wait=False, cancel_futures=True)
                     self.pool = None
             # The step began when a worker took it, not when it was queued for the pool.
-            t0 = max(t0, time.time() - outcome.seconds)
+            t0 = outcome.started or t0
             self._complete(name, task, parts, outcome, t0)
 
     def _complete(

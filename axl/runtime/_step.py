@@ -58,6 +58,8 @@ class StepOutcome:
     traceback: str | None = None
     log_digest: str | None = None
     logs: str = ""
+    #: Wall-clock time the step began, when it ran in a pool worker (0.0: not recorded).
+    started: float = 0.0
 
 
 class _RunnerProblem(Exception):
