@@ -52,7 +52,7 @@ def build_argo_target(target: Target, ctx: TargetContext) -> TargetResult:
     workflow = ctx.graph.target(label, wanted_by=target)
     if workflow.kind.name != "axl_workflow":
         raise BuildFileError(
-            f"{target.label}: workflow {label} is a {workflow.kind.name}, not an axl_workflow",
+            f"{target.label}: workflow {label} is not an axl_workflow (it is {workflow.kind.name})",
             **where,
         )
     bundle = load_bundle(
