@@ -41,9 +41,11 @@ def workflow_ir(
     from axl._loader import find_workspace
     from axl.workflows import load_ir
 
-    if (label is None) == (module is None):
+    if label is not None and module is not None:
+        raise UsageError("name the workflow either by label or with -m, not both")
+    if label is None and module is None:
         raise UsageError(
-            "name the workflow either by label or with -m, not " + ("both" if label else "neither"),
+            "which workflow? name it by label or with -m",
             hint="e.g. //examples:churn, or -m examples/tiny.py:Tiny",
         )
     root = find_workspace(explicit=workspace)
@@ -58,7 +60,7 @@ def workflow_ir(
     target = graph.target(parse_pattern(label, graph.cwd_package()).label)
     if target.kind.name != "axl_workflow":
         raise UsageError(
-            f"{target.label} is an {target.kind.name} target, not a workflow",
+            f"{target.label} is a {target.kind.name} target, not a workflow",
             hint="name an axl_workflow target (list them: axl query //...)",
         )
     spec = workflow_spec(target, root)
