@@ -131,7 +131,8 @@ def _table(path: Path, rec: OutputRecord) -> str:
     head = head.slice(0, HEAD_ROWS).select(shown)
     records = head.to_pylist()
     more = f", {len(names) - len(shown)} more columns not shown" if len(names) > len(shown) else ""
-    summary = _note(f"{rows} rows, {len(names)} columns{more} · {human_size(rec.size)}")
+    counted = f"{rows} row{'' if rows == 1 else 's'}, {len(names)} columns{more}"
+    summary = _note(f"{counted} · {human_size(rec.size)}")
     types = [[name, str(schema.field(name).type)] for name in names]
     return (
         summary
