@@ -41,7 +41,7 @@ class BuildProgress:
     def __init__(self, console: Console | None = None, *, refresh_per_second: float = 8.0) -> None:
         self.states: dict[str, str] = {}
         self.since: dict[str, float] = {}
-        self.started = time.monotonic()
+        self.started: float | None = None
         self._console = console
         self._rate = refresh_per_second
         self._live: Live | None = None
@@ -50,6 +50,8 @@ class BuildProgress:
     def on_event(self, step: str, status: str) -> None:
         """The engine hook: ``queued``, ``running``, then ran/cached/failed/error/skipped."""
         with self._lock:
+            if self.started is None:
+                self.started = time.monotonic()  # the build's start, not the workflow's load
             self.states[step] = status
             self.since[step] = time.monotonic()
         if status == "running" and self._live is None:
@@ -77,6 +79,7 @@ class BuildProgress:
 
     def render(self) -> RenderableType:
         """The current view: a summary line with a bar, then the running and failed steps."""
+        from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.spinner import Spinner
         from rich.table import Table
@@ -85,32 +88,37 @@ class BuildProgress:
         now = time.monotonic()
         with self._lock:
             states, since = dict(self.states), dict(self.since)
+            began = self.started if self.started is not None else now
         total = len(states)
         done = sum(1 for s in states.values() if s in _DONE)
         running = [n for n, s in states.items() if s == "running"]
         queued = sum(1 for s in states.values() if s == "queued")
         cached = sum(1 for s in states.values() if s == "cached")
+        # Kept under 80 columns: the view must not wrap on a default terminal.
         summary = Text.assemble(
             (f"{done}/{total} steps", "bold"),
-            f" · {cached} cached · {len(running)} running · {queued} queued",
-            (f" · {now - self.started:.1f}s", "dim"),
+            f" · {len(running)} running · {queued} queued · {cached} cached",
+            (f" · {now - began:.1f}s", "dim"),
         )
-        grid = Table.grid(padding=(0, 1))
-        grid.add_row(
+        header = Table.grid(padding=(0, 1))
+        header.add_row(
             Spinner("dots", style="cyan"),
             Text("building", style="bold"),
-            ProgressBar(total=max(total, 1), completed=done, width=28),
+            ProgressBar(total=max(total, 1), completed=done, width=16),
             summary,
         )
+        steps = Table.grid(padding=(0, 1))
         for name in running[:MAX_LISTED]:
-            grid.add_row("", Text("running", style="yellow"), Text(name), _secs(now - since[name]))
+            steps.add_row(
+                " ", Text("running", style="yellow"), Text(name), _secs(now - since[name])
+            )
         if len(running) > MAX_LISTED:
-            grid.add_row("", "", Text(f"… and {len(running) - MAX_LISTED} more", style="dim"), "")
+            steps.add_row(" ", Text(f"… and {len(running) - MAX_LISTED} more", style="dim"), "", "")
         for name, status in states.items():
             if status in ("failed", "error"):
                 mark, style = _DONE[status]
-                grid.add_row("", Text(f"{mark} {status}", style=style), Text(name), "")
-        return grid
+                steps.add_row(" ", Text(f"{mark} {status}", style=style), Text(name), "")
+        return Group(header, steps)
 
     def close(self) -> None:
         """Stop drawing (the transient view disappears from the terminal)."""
