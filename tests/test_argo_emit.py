@@ -249,6 +249,10 @@ def test_bad_options_are_usage_errors() -> None:
         ArgoOptions(kind="CronWorkflow")
     with pytest.raises(UsageError, match="not a plain S3 key prefix"):
         ArgoOptions(artifact_key_prefix="//")
+    with pytest.raises(UsageError, match="is not CONFIGMAP"):
+        ArgoOptions(artifact_repository="Artifact Repos:minio")
+    with pytest.raises(UsageError, match="is not CONFIGMAP"):
+        ArgoOptions(artifact_repository="repos:")
     with pytest.raises(UsageError, match="--jobs does not apply to --target argo"):
         compile_target(example_bundle("examples/tiny.py:Tiny"), {"jobs": 3, "kind": None})
 

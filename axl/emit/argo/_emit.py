@@ -20,6 +20,7 @@ from typing import Any
 
 from axl.emit._bundle import WorkflowBundle
 from axl.emit.argo._names import (
+    DNS1123_SUBDOMAIN,
     PARAM_OR_ARTIFACT,
     WORKFLOW_NAME_MAX,
     NameTable,
@@ -73,6 +74,13 @@ class ArgoOptions:
                     hint="e.g. --artifact-repo axl/churn",
                 )
             object.__setattr__(self, "artifact_key_prefix", prefix)
+        if self.artifact_repository is not None:
+            configmap, colon, key = self.artifact_repository.partition(":")
+            if not DNS1123_SUBDOMAIN.match(configmap) or (colon and not key):
+                raise UsageError(
+                    f"artifact repository {self.artifact_repository!r} is not CONFIGMAP[:KEY]",
+                    hint="e.g. --artifact-repo-ref artifact-repositories:minio",
+                )
 
 
 def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> dict[str, Any]:
