@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from axl.errors import AxlError, EmitError, UsageError
+from axl.errors import AxlError, EmitError, LoadError, UsageError
 
 #: Result-record fields that vary from run to run. The log blob stays in the runner's scratch
 #: store, so its digest would name nothing.
@@ -141,8 +141,13 @@ def write_manifests(
     from axl.runtime._manifest import emit_manifest, manifest_json
 
     extra = [f for f in (params, lockfile) if f]
-    with staged([*srcs, *extra]) as root:
-        cls = load_workflow(workflow, root)
+    out = out.absolute()
+    _forget_cwd()
+    with staged([*srcs, *extra]) as root, _inside(root):
+        try:
+            cls = load_workflow(workflow, root)
+        except LoadError as exc:
+            raise _load_failed(exc, root, regenerate) from None
         overrides = load_params(root / params) if params else None
         ir = build_ir(cls, overrides, params)
         code, _ = live_code(cls, root)
@@ -175,21 +180,23 @@ def run_step(*, manifest: Path, step: str, inputs: Path, outputs: Path, srcs: Se
             "-m",
             "axl.runtime",
             "--manifest",
-            str(manifest),
+            str(manifest.absolute()),
             "--step",
             step,
             "--inputs",
-            str(inputs),
+            str(inputs.absolute()),
             "--outputs",
-            str(outputs),
+            str(outputs.absolute()),
             "--result",
             str(result),
             "--workspace",
             str(root),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AXL_")}
+        # Run from the staged root: `python -m` puts the current folder on sys.path, and the
+        # execroot of an unsandboxed action links the whole source tree.
         proc = subprocess.run(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, check=False
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=root, check=False
         )
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout.decode("utf-8", "replace"))
@@ -202,6 +209,39 @@ def run_step(*, manifest: Path, step: str, inputs: Path, outputs: Path, srcs: Se
 
     write_atomic(outputs / RECORD, stable_json(stable))
     return 0
+
+
+def _load_failed(exc: LoadError, root: Path, regenerate: str) -> LoadError:
+    """``exc`` about the workspace's files rather than their staged copies, with the likely fix:
+    an import the generated targets do not declare."""
+    prefix = f"{root.resolve()}/"
+    file = exc.file.replace(prefix, "") if exc.file else None
+    return LoadError(
+        exc.message.replace(prefix, ""),
+        hint=f"if the workflow now imports a project module it did not import when `{regenerate}` "
+        f"last ran, run it again; else: {exc.hint or 'fix the import'}",
+        file=file,
+        line=exc.line,
+    )
+
+
+@contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    """Work in ``folder``: the loader puts the current folder on ``sys.path`` for a
+    ``module:Class`` spec, and the execroot of an unsandboxed action links the whole tree."""
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _forget_cwd() -> None:
+    """Take the current folder off ``sys.path`` (``python -m`` put it there): only the staged
+    sources may be imported as project code."""
+    here = Path.cwd().resolve()
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
 
 
 def stable_json(data: Any) -> bytes:
