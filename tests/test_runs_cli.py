@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import Result, axl, write
 
+from axl.errors import UsageError
+
 WF = """
 import sys
 
@@ -242,3 +244,47 @@ def test_logs_of_a_step_whose_log_blob_is_gone(shop: Shop, tmp_path: Path) -> No
         assert "--rerun check" in r.err
     finally:
         blob.write_bytes(saved.read_bytes())
+
+
+# -- the history module behind the commands ------------------------------------------------------
+
+
+def _record(store_root: Path, workflow: str, run_id: str, started: float) -> None:
+    folder = store_root / "runs" / workflow
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"run": run_id, "workflow": workflow, "started": started, "steps": {}}
+    (folder / f"{run_id}.json").write_text(json.dumps(data))
+
+
+def test_history_orders_by_start_and_reads_only_what_it_needs(tmp_path: Path) -> None:
+    from axl.cache._local import LocalStore
+    from axl.exec._history import find_run, last_run, list_runs
+
+    store = LocalStore(tmp_path / "cache")
+    # Two runs in one second: their random suffixes sort the wrong way round.
+    _record(store.root, "a", "20260101T000000-ffffff", 1.0)
+    _record(store.root, "a", "20260101T000005-000000", 5.2)
+    _record(store.root, "a", "20260101T000005-ffffff", 5.1)
+    _record(store.root, "b", "20260101T000003-abcdef", 3.0)
+    (store.root / "runs" / "a" / "20260101T000009-broken.json").write_text("{not json")
+    assert [r.id for r in list_runs(store)] == [
+        "20260101T000005-000000",
+        "20260101T000005-ffffff",
+        "20260101T000003-abcdef",
+        "20260101T000000-ffffff",
+    ]
+    assert [r.id for r in list_runs(store, limit=2)] == [
+        "20260101T000005-000000",
+        "20260101T000005-ffffff",
+    ]
+    newest = last_run(store, "a")
+    assert newest is not None
+    assert newest.id == "20260101T000005-000000"
+    assert last_run(store, "c") is None
+    assert find_run(store, "abcdef").workflow == "b"
+    assert find_run(store, "20260101T000000").id == "20260101T000000-ffffff"
+    assert find_run(store, "last", "b").id == "20260101T000003-abcdef"
+    with pytest.raises(UsageError, match="ambiguous: it matches 2 runs"):
+        find_run(store, "ffffff")
+    with pytest.raises(UsageError, match="cannot be read"):
+        find_run(store, "broken")

@@ -75,11 +75,12 @@ def runs(
     json_out: JsonOpt = False,
 ) -> None:
     """List recorded builds, newest first (of one workflow, or of all)."""
-    from axl.exec._history import list_runs
+    from axl.exec._history import list_runs, run_paths
 
     name = _workflow_name(label, module, workflow, params, workspace)
-    found = list_runs(_store(workspace, cache_dir), name)
-    shown = found[:limit] if limit > 0 else found
+    store = _store(workspace, cache_dir)
+    shown = list_runs(store, name, limit=max(limit, 0))
+    recorded = len(run_paths(store, name))
     if json_out:
         sys.stdout.write(json.dumps([r.summary() for r in shown], indent=2, sort_keys=True) + "\n")
         return
@@ -91,8 +92,8 @@ def runs(
         result = "ok" if r.ok else "FAILED"
         rows.append([r.id, r.workflow, _when(r.started), f"{r.seconds:.2f}s", result, _counts(r)])
     sys.stdout.write(_table(rows))
-    if len(found) > len(shown):
-        sys.stderr.write(f"({len(found) - len(shown)} older runs not shown; use --limit 0)\n")
+    if recorded > len(shown):
+        sys.stderr.write(f"({recorded - len(shown)} older runs not shown; use --limit 0)\n")
 
 
 def _outputs(step: StepRun, kind: str) -> str:

@@ -208,29 +208,53 @@ def _digests(value: Any) -> list[str]:
     return []
 
 
-def list_runs(store: LocalStore, workflow: str | None = None) -> list[Run]:
-    """The recorded runs (of ``workflow``, or of every workflow), newest first.
+def run_paths(store: LocalStore, workflow: str | None = None) -> list[Path]:
+    """The record files (of ``workflow``, or of every workflow), newest first by name.
 
-    Unreadable records are left out: a half-written or foreign file must not hide the others.
+    A record is named by its run id, which starts with the UTC second the build started, so
+    names sort by time; only runs within one second can be out of order (their suffix is random).
     """
     folders = [store.runs_dir / workflow] if workflow else sorted(store.runs_dir.glob("*"))
+    paths = [path for folder in folders if folder.is_dir() for path in folder.glob("*.json")]
+    return sorted(paths, key=lambda p: p.name, reverse=True)
+
+
+def _load(path: Path) -> Run | None:
+    """The run recorded at ``path``; ``None`` when it is unreadable (a foreign or damaged file
+    must not hide the others)."""
+    with contextlib.suppress(ValueError, OSError, TypeError, AttributeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return Run.from_json(data, path)
+    return None
+
+
+def _second(path: Path) -> str:
+    return path.name.split("-", 1)[0]
+
+
+def list_runs(store: LocalStore, workflow: str | None = None, limit: int = 0) -> list[Run]:
+    """The recorded runs (of ``workflow``, or of every workflow), newest first; the newest
+    ``limit`` only when ``limit`` > 0, reading no more records than that needs."""
     runs: list[Run] = []
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in folder.glob("*.json"):
-            with contextlib.suppress(ValueError, OSError, TypeError, AttributeError):
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if isinstance(data, dict):
-                    runs.append(Run.from_json(data, path))
+    edge = ""
+    for path in run_paths(store, workflow):
+        # Enough once ``limit`` are read and the second of the last one kept has passed:
+        # runs within one second are not ordered by their names.
+        if 0 < limit <= len(runs) and _second(path) != edge:
+            break
+        run = _load(path)
+        if run is not None:
+            runs.append(run)
+            edge = _second(path)
     # Newest first; the id breaks ties between runs that started in the same instant.
     runs.sort(key=lambda r: (r.started, r.id), reverse=True)
-    return runs
+    return runs[:limit] if limit > 0 else runs
 
 
 def last_run(store: LocalStore, workflow: str) -> Run | None:
     """The newest run of ``workflow``, or ``None`` when it was never built with this cache."""
-    runs = list_runs(store, workflow)
+    runs = list_runs(store, workflow, limit=1)
     return runs[0] if runs else None
 
 
@@ -238,33 +262,35 @@ def find_run(store: LocalStore, ref: str, workflow: str | None = None) -> Run:
     """The run ``ref`` names: ``last``, a run id, a unique prefix of one, or its random suffix.
 
     Raises:
-        UsageError: No run, or several, match.
+        UsageError: No run, or several, match; or the record cannot be read.
     """
-    runs = list_runs(store, workflow)
+    paths = run_paths(store, workflow)
     where = f"of workflow {workflow!r} " if workflow else ""
-    if not runs:
+    newest = list_runs(store, workflow, limit=1) if paths else []
+    if not newest:
         raise UsageError(
             f"no runs {where}are recorded in {store.runs_dir}",
             hint="build first (axl run local -m ..., axl build //pkg:name), or pass --cache-dir",
         )
     if ref in LATEST:
-        return runs[0]
-    exact = [r for r in runs if r.id == ref]
-    found = exact or [r for r in runs if r.id.startswith(ref) or r.id.endswith("-" + ref)]
-    if len(found) == 1:
-        return found[0]
+        return newest[0]
+    exact = [p for p in paths if p.stem == ref]
+    found = exact or [p for p in paths if p.stem.startswith(ref) or p.stem.endswith("-" + ref)]
     if not found:
         raise UsageError(
             f"no run {ref!r} {where}in {store.runs_dir}",
-            hint=f"list them with: axl runs (the newest is {runs[0].id})",
+            hint=f"list them with: axl runs (the newest is {newest[0].id})",
         )
-    shown = ", ".join(r.id for r in found[:5])
-    raise UsageError(
-        f"run {ref!r} is ambiguous: it matches {len(found)} runs ({shown}, ...)"
-        if len(found) > 5
-        else f"run {ref!r} is ambiguous: it matches {shown}",
-        hint="give more characters of the run id",
-    )
+    if len(found) > 1:
+        shown = ", ".join(p.stem for p in found[:5]) + (", ..." if len(found) > 5 else "")
+        raise UsageError(
+            f"run {ref!r} is ambiguous: it matches {len(found)} runs ({shown})",
+            hint="give more characters of the run id",
+        )
+    run = _load(found[0])
+    if run is None:
+        raise UsageError(f"the record of run {ref!r} cannot be read: {found[0]}")
+    return run
 
 
 def read_logs(store: LocalStore, run: Run, step: str) -> str:

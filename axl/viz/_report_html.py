@@ -24,11 +24,20 @@ from axl.viz._report_assets import CSS, JS
 
 #: Logs longer than this show their end only (where the error usually is).
 MAX_LOGS = 64 * 1024
+#: Above this many steps the DAG is not drawn (Graphviz would take minutes, and nobody reads it).
+MAX_DAG_STEPS = 400
+#: Outputs of this many steps are previewed; later steps are listed without previews.
+MAX_PREVIEWED = 150
 
 
 def dag_svg(view: GraphView, *, graphviz: bool | None = None) -> str:
     """The DAG as an inline ``<svg>``: Graphviz's when available (``graphviz=None``: if installed),
     else the built-in layout. Either way each step is a ``g.node`` with id ``step-<name>``."""
+    if len(view.nodes) > MAX_DAG_STEPS:
+        return (
+            f'<p class="note">{len(view.nodes)} steps: too many to draw here; try '
+            "axl graph ... --format svg</p>"
+        )
     if graphviz is None:
         graphviz = have_graphviz()
     if graphviz:
@@ -106,7 +115,7 @@ def _logs(store: LocalStore, step: StepRun) -> str:
     return f"<details><summary>{label}</summary><pre>{escape(text)}</pre></details>"
 
 
-def _step(store: LocalStore, step: StepRun, kind: str) -> str:
+def _step(store: LocalStore, step: StepRun, kind: str, *, previews: bool = True) -> str:
     parts = [f'<article class="step" id="detail-{escape(step.name, quote=True)}">']
     secs = f"{step.seconds:.3f} s" if step.status != "cached" else ""
     parts.append(
@@ -126,7 +135,7 @@ def _step(store: LocalStore, step: StepRun, kind: str) -> str:
         parts.append(
             f'<div class="output"><h4>{escape(name)} <span class="handler">'
             f"{escape(rec.handler)} · {human_size(rec.size)}</span></h4>"
-            f"{preview(store, rec)}</div>"
+            f"{preview(store, rec) if previews else ''}</div>"
         )
     parts.append(_logs(store, step))
     parts.append("</article>")
@@ -139,7 +148,10 @@ def build_report(run: Run, store: LocalStore, *, graphviz: bool | None = None) -
     counts = " ".join(_chip(s, f"{n} {style(s)[2]}") for s, n in run.counts().items())
     result = _chip("ran" if run.ok else "failed", "ok" if run.ok else "FAILED")
     kinds = {n.name: n.kind for n in view.nodes}
-    steps = "".join(_step(store, s, kinds.get(s.name, "step")) for s in run.ordered_steps())
+    steps = "".join(
+        _step(store, s, kinds.get(s.name, "step"), previews=i < MAX_PREVIEWED)
+        for i, s in enumerate(run.ordered_steps())
+    )
     never = [n.name for n in view.nodes if n.status == NEVER]
     missing = (
         f'<p class="note">not built in this run: {escape(", ".join(never))}</p>' if never else ""
