@@ -23,6 +23,9 @@ from axl.errors import AxlError, RunnerError
 from axl.runtime._logs import JsonLog
 from axl.runtime._runner import EXIT_ERROR, RunRequest, run
 
+#: The shell's convention for "killed by SIGINT".
+EXIT_INTERRUPTED = 130
+
 #: option -> environment variable it defaults from.
 ENV = {
     "manifest": "AXL_MANIFEST",
@@ -119,7 +122,12 @@ def main(argv: Sequence[str] | None = None, *, claim_stderr: bool = False) -> in
         return EXIT_ERROR
     if claim_stderr:
         log.stream = _claim_stderr()
-    return run(request, log)
+    try:
+        return run(request, log)
+    except KeyboardInterrupt:
+        # SIGINT (Ctrl-C on a subprocess build): every write is atomic; say so in one line.
+        log.problem("interrupted", "the runner was interrupted")
+        return EXIT_INTERRUPTED
 
 
 def _claim_stderr() -> TextIO:
