@@ -15,15 +15,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from axl.cache._local import LocalStore
-from axl.cache._records import ActionResult, OutputRecord
+from axl.cache._records import ActionResult
 from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, StepReport
+from axl.exec._tasks import make_task, params_task, run_params, stamps_of, start_pool, worker_run
 from axl.graph._keys import KeyParts, key_parts
-from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq
-from axl.runtime._step import StepOutcome, StepTask, execute, save_value
+from axl.ir import IRNode, IRWorkflow
+from axl.runtime._step import StepOutcome, StepTask, execute
 
 if TYPE_CHECKING:
     # Imported lazily at run time: a build where every step is cached never starts a pool.
@@ -63,34 +63,6 @@ class _State:
     waiting: dict[str, int] = field(default_factory=dict)
     ready: deque[str] = field(default_factory=deque)
     stopped: bool = False
-
-
-_WORKER_STORE: LocalStore | None = None
-
-
-def _worker_init(root: str) -> None:
-    global _WORKER_STORE  # noqa: PLW0603 - one store per worker process, set once at start
-    _WORKER_STORE = LocalStore(Path(root))
-
-
-def _worker_run(
-    task: StepTask,
-    node: IRNode | None = None,
-    parts: KeyParts | None = None,
-    runner: StepRunner | None = None,
-) -> StepOutcome:
-    assert _WORKER_STORE is not None
-    began = time.time()
-    if runner is not None and node is not None and parts is not None:
-        outcome = runner(node, task, parts, _WORKER_STORE)
-    else:
-        outcome = execute(task, _WORKER_STORE)
-    outcome.started = began
-    return outcome
-
-
-def _noop() -> None:
-    return None
 
 
 def build(
@@ -234,13 +206,13 @@ class _Scheduler:
             t0 = time.time()
             self.attempts[name] = 1
             self._complete(
-                name, _params_task(self.ir, node), parts, _run_params(node, self.store), t0
+                name, params_task(self.ir, node), parts, run_params(node, self.store), t0
             )
             return
         if not self.prepared and self.prepare is not None:
             self.prepare()
         self.prepared = True
-        self._launch(name, _task(self.ir, node, state), parts)
+        self._launch(name, make_task(self.ir, node, state.reports), parts)
 
     def _launch(self, name: str, task: StepTask, parts: KeyParts) -> None:
         self.attempts[name] = self.attempts.get(name, 0) + 1
@@ -255,9 +227,9 @@ class _Scheduler:
             self._complete(name, task, parts, outcome, t0)
             return
         if self.pool is None:
-            self.pool = _start_pool(jobs, self.store.root)
+            self.pool = start_pool(jobs, self.store.root)
         extra: tuple[Any, ...] = () if runner is None else (self.ir.get_node(name), parts, runner)
-        self.running[self.pool.submit(_worker_run, task, *extra)] = (name, task, parts, time.time())
+        self.running[self.pool.submit(worker_run, task, *extra)] = (name, task, parts, time.time())
 
     def _collect(self) -> None:
         """Wait for a running step to end (or for a retry to become due) and settle it."""
@@ -296,7 +268,7 @@ class _Scheduler:
                 created=time.time(),
                 log_digest=outcome.log_digest,
                 parts=parts.as_dict(),
-                stamps=_stamps(store, outcome.outputs),
+                stamps=stamps_of(store, outcome.outputs),
             )
             if node.cache:
                 store.put_record(record)
@@ -347,22 +319,6 @@ def _jobs(options: BuildOptions) -> int:
     return options.jobs if options.jobs > 0 else (os.cpu_count() or 1)
 
 
-def _start_pool(jobs: int, root: Path) -> ProcessPoolExecutor:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork: workers inherit the modules already imported (and compiled from the hashed sources),
-    # so what runs is what was keyed, and a worker starts in about a millisecond.
-    ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(
-        jobs, mp_context=ctx, initializer=_worker_init, initargs=(str(root),)
-    )
-    # Start every worker now, before anything else can start threads in this process.
-    for future in [pool.submit(_noop) for _ in range(jobs)]:
-        future.result()
-    return pool
-
-
 def _blocked_by(node: IRNode, state: _State) -> str | None:
     for up in node.upstream:
         report = state.reports.get(up)
@@ -393,60 +349,3 @@ def _lookup(state: _State, node: IRNode, parts: KeyParts) -> ActionResult | None
             return None
     state.store.touch_record(parts.key)
     return record
-
-
-def _stamps(store: LocalStore, outputs: dict[str, OutputRecord]) -> dict[str, tuple[int, int, int]]:
-    stamps: dict[str, tuple[int, int, int]] = {}
-    for rec in outputs.values():
-        stamp = store.stamp(rec.digest)
-        if stamp is not None:
-            stamps[rec.digest] = stamp
-    return stamps
-
-
-def _arg_spec(arg: Any, node: IRNode, arg_name: str, state: _State) -> Any:
-    if isinstance(arg, Ref):
-        rec = state.reports[arg.node].outputs[arg.output]
-        mode = dict(node.input_modes).get(arg_name, state.ir.input_mode)
-        return {
-            "input": {
-                "digest": rec.digest,
-                "handler": rec.handler,
-                "extension": rec.extension,
-                "mode": mode,
-            }
-        }
-    if isinstance(arg, Const):
-        return {"const": arg.value}
-    if isinstance(arg, Seq):
-        return {"list": [_arg_spec(a, node, arg_name, state) for a in arg.items]}
-    assert isinstance(arg, Map)
-    return {"dict": {k: _arg_spec(v, node, arg_name, state) for k, v in arg.items}}
-
-
-def _task(ir: IRWorkflow, node: IRNode, state: _State) -> StepTask:
-    return StepTask(
-        workflow_module=ir.module,
-        workflow_qualname=ir.qualname,
-        step=node.step,
-        node=node.name,
-        args={name: _arg_spec(arg, node, name, state) for name, arg in node.args},
-        outputs=tuple((o.name, o.handler) for o in node.outputs),
-        multi=not (len(node.outputs) == 1 and node.outputs[0].name == "out"),
-        default_handler=ir.io_handler,
-        env=node.env,
-    )
-
-
-def _params_task(ir: IRWorkflow, node: IRNode) -> StepTask:
-    return StepTask(ir.module, ir.qualname, node.step, node.name, {}, (), False, "json")
-
-
-def _run_params(node: IRNode, store: LocalStore) -> StepOutcome:
-    """The params step runs no user code: its values were fixed when the IR was built."""
-    t0 = time.perf_counter()
-    values = node.param_values
-    outputs = {"out": save_value(values, "json", "json", store)}
-    for key, value in values.items():
-        outputs[key] = save_value(value, "json", "json", store)
-    return StepOutcome("ok", outputs=outputs, seconds=time.perf_counter() - t0)
