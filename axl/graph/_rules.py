@@ -224,7 +224,9 @@ for _name in _BAZEL_RULES:
     register(RuleKind(_name, "A Bazel rule (built by Bazel, not axl).", bazel_only=True))
 # The step targets `axl bazel` generates (rules/axl.bzl): Bazel builds them, axl lists them.
 for _name in ("axl_manifests", "axl_step"):
-    register(RuleKind(_name, "A workflow step as a Bazel action (from axl bazel).", bazel_only=True))
+    register(
+        RuleKind(_name, "A workflow step as a Bazel action (from axl bazel).", bazel_only=True)
+    )
 
 
 def check_attrs(
