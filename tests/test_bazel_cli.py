@@ -148,3 +148,15 @@ def test_a_lockfile_outside_any_package(ws: Path) -> None:
     assert error.startswith("error: uv.lock is in no Bazel package")
     assert 'exports_files(["uv.lock"])' in hint
     assert not _generated(ws, "tiny").exists()
+
+
+def test_a_workflow_bazel_could_not_import_by_name(ws: Path) -> None:
+    folder = ws / "my-flows"
+    folder.mkdir()
+    shutil.copy(ws / "examples" / "tiny.py", folder / "tiny.py")
+    write(folder / "BUILD", 'axl_workflow(name = "tiny", workflow = "tiny.py:Tiny")\n')
+    done = axl("bazel", "//my-flows:tiny", cwd=ws)
+    assert done.code == 2
+    error, hint = done.err.splitlines()
+    assert error.startswith("error: workflow module tiny (my-flows/tiny.py) cannot be imported")
+    assert hint == "hint: keep the workflow in folders whose names are Python identifiers"

@@ -135,7 +135,9 @@ def step_manifests(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     generated package's output folder, the runner's ``--inputs``), with the result record of an
     upstream whose handler is decided at run time. What cannot change the step's outputs is
     left out (the IR hash, which any params or code change alters; resources; retries), so that
-    the file, and so the Bazel action, changes only with the step's own key parts.
+    the file, and so the Bazel action, changes only with the step's own key parts. For the same
+    reason there are no ``sources`` (whole-file digests: an edit anywhere in a file would rerun
+    every step defined in it); the runner still checks the step's code digests.
     """
     files = {
         (name, o["name"]): f"{name}/{o['path']}"

@@ -73,6 +73,7 @@ def generate(
     params = target_params(target)
     cls = _loader.load_workflow(workflow_spec(target, root), root)
     ir = build_ir(cls, load_params(params) if params else None, None)
+    _check_importable(ir, graph.root)
     packages = _Packages(graph.root)
     spec = BazelWorkflow(
         label=str(target.label),
@@ -89,6 +90,24 @@ def generate(
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text.encode())
     return Generated(path, text, len(plan_ir(ir).steps), changed, changed and write)
+
+
+def _check_importable(ir: IRWorkflow, root: Path) -> None:
+    """The actions import the workflow as ``module:Class`` from the workspace root, so its module
+    name must be its path (a file in a folder such as ``my-flows/`` is loaded under its bare
+    name by ``axl build``, which Bazel's actions could not import)."""
+    import sys
+
+    file = getattr(sys.modules.get(ir.module), "__file__", None) or ""
+    path = Path(file).resolve()
+    rel = path.relative_to(root).as_posix() if file and path.is_relative_to(root) else ""
+    dotted = ir.module.replace(".", "/")
+    if rel not in (f"{dotted}.py", f"{dotted}/__init__.py"):
+        raise UsageError(
+            f"workflow module {ir.module} ({rel or file}) cannot be imported by that name from "
+            f"the workspace root {root}",
+            hint="keep the workflow in folders whose names are Python identifiers",
+        )
 
 
 def _existing(path: Path) -> bytes | None:
