@@ -64,6 +64,8 @@ def compile_command(
 
     --target argo writes one Argo Workflow (or WorkflowTemplate): submit it with
     `argo submit FILE` or `kubectl create -f FILE`.
+    --target dagster writes a Python module defining a Dagster job: run it with
+    `dagster dev -f FILE` or `dagster job execute -f FILE`.
     """
     compiled = compile_workflow(
         target,

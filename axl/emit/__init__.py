@@ -52,6 +52,7 @@ Target = Callable[[WorkflowBundle, Mapping[str, Any]], Compiled]
 #: Target name -> "module:function". Register new targets here (or with register_target).
 _TARGETS: dict[str, str] = {
     "argo": "axl.emit.argo:compile_target",
+    "dagster": "axl.emit.dagster:compile_target",
 }
 
 

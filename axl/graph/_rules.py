@@ -204,6 +204,7 @@ register(
             Attr("workflow", LABEL, mandatory=True, doc="The axl_workflow target."),
             Attr("image", LABEL, doc="The axl_image target its ops run in."),
         ),
+        builder="axl.emit.dagster._target:build_dagster_target",
     )
 )
 

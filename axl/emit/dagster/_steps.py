@@ -1,0 +1,410 @@
+"""One op of a compiled Dagster job, without Dagster: key the step, reuse or run it, record it.
+
+What an op does is what the local engine does for one step (``axl.exec._engine``), so that a
+Dagster run and ``axl run local`` share one cache and agree on every key and digest:
+
+1. fill the step's manifest entry with its inputs' digests (the :class:`Artifact` references
+   its upstream ops returned) or, for a params step, with the run config's values;
+2. compute the action key (the manifest's code and options parts, the inputs' digests, and the
+   environment: the compiled lockfile digest plus this interpreter's Python and platform);
+3. a valid record under the key in the cache (local, or remote through ``AXL_REMOTE_CACHE``)
+   is a hit: the op returns its outputs and no step code runs;
+4. otherwise the step runs through the axl runner (``python -m axl.runtime``'s Python API in
+   this process, or that command in a subprocess) with the local cache as its artifact store,
+   and its result is recorded under the key (and uploaded to the remote cache).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axl.cache._local import LocalStore
+from axl.cache._records import ActionResult, OutputRecord
+from axl.emit.dagster._exec import LogStream, run_in_process, run_subprocess
+from axl.emit.dagster._names import input_slots
+from axl.errors import AxlError, RunnerError
+from axl.graph._keys import KeyParts
+from axl.hashing import bytes_digest, canonical_json, file_digest
+from axl.runtime._step import StepOutcome
+
+#: How an op runs its step: the runner's Python API in the op's process, or a subprocess.
+RUNNERS = ("in_process", "subprocess")
+
+#: Receives ``(level, message)``: ``debug``, ``info``, ``warning`` or ``error``.
+Log = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A reference to one output of a step, as ops hand it to each other: the content digest
+    (the bytes stay in the axl cache) and how to read them."""
+
+    digest: str
+    size: int
+    handler: str
+    extension: str
+    #: Where it came from, for people reading Dagster's UI; not part of the reference.
+    step: str = field(default="", compare=False)
+    output: str = field(default="", compare=False)
+
+    @classmethod
+    def of(cls, record: OutputRecord, step: str, output: str) -> Artifact:
+        return cls(record.digest, record.size, record.handler, record.extension, step, output)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How ops run their steps (the fields of the ``axl`` Dagster resource).
+
+    Attributes:
+        runner: ``in_process`` or ``subprocess``.
+        python: The interpreter a subprocess runs (default: this one).
+        workspace: The workspace root (default: ``$AXL_WORKSPACE``, else the nearest folder
+            with a ``pyproject.toml`` above the job's module, else above the current folder).
+        cache_dir: The local cache (default: ``$AXL_CACHE_DIR``, else ``<workspace>/.axl``).
+        remote_cache: As ``axl run local --remote-cache`` (``None``: ``$AXL_REMOTE_CACHE``, then
+            ``[tool.axl]``; ``""``: none).
+    """
+
+    runner: str = "in_process"
+    python: str = ""
+    workspace: str = ""
+    cache_dir: str = ""
+    remote_cache: str | None = None
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """What an op did: ``status`` is ``ran`` or ``cached``; ``outputs`` in declaration order."""
+
+    node: str
+    key: str
+    status: str
+    outputs: tuple[tuple[str, OutputRecord], ...]
+    seconds: float
+    #: Where each output's bytes are in the local cache, in ``outputs``' order.
+    paths: tuple[Path, ...]
+    source: str = "local"
+    log_digest: str | None = None
+
+
+class StepError(Exception):
+    """The step did not succeed. ``retryable``: its own code failed (a retry may help); else
+    axl could not run it (a changed source, a missing input), which a retry would only repeat.
+    """
+
+    def __init__(
+        self, node: str, message: str, *, traceback: str | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.node, self.message = node, message
+        self.traceback, self.retryable = traceback, retryable
+
+    def describe(self) -> str:
+        """The message, then the step's traceback when there is one."""
+        return f"{self.message}\n\n{self.traceback.rstrip()}" if self.traceback else self.message
+
+
+def run_step(
+    manifest: Mapping[str, Any],
+    source: str,
+    node: str,
+    inputs: Mapping[str, Artifact],
+    settings: Settings,
+    log: Log,
+    *,
+    params: Mapping[str, Any] | None = None,
+    cache: bool = True,
+) -> StepRun:
+    """Reuse or run step ``node`` of ``manifest`` (see the module docstring).
+
+    Args:
+        manifest: The workflow's IO manifest, as the generated module embeds it.
+        source: The generated module's file (the workspace is looked for above it).
+        node: The step's node name.
+        inputs: The op's inputs, by op input name (:func:`axl.emit.dagster._names.input_slots`).
+        settings: The ``axl`` resource's configuration.
+        log: Receives progress lines and the runner's log lines.
+        params: A params step's values from run config (override the compiled ones).
+        cache: ``False`` for a step declared with ``cache=False``: always run, never record.
+
+    Raises:
+        StepError: The step failed, or could not be run.
+    """
+    try:
+        if settings.runner not in RUNNERS:
+            raise RunnerError(
+                f"unknown runner {settings.runner!r} in the axl resource's config",
+                hint=f"use one of {', '.join(RUNNERS)}",
+            )
+        root = workspace_root(settings.workspace, source)
+        doc, parts = _prepare(manifest, node, inputs, params, root, settings.python)
+        store = _open_store(root, settings, log)
+    except AxlError as exc:
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        raise StepError(node, exc.render() + hint) from None
+    try:
+        return _reuse_or_run(doc, node, parts, store, root, settings, log, cache=cache)
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+def workspace_root(explicit: str, source: str) -> Path:
+    """The workspace the job was compiled in (see :class:`Settings`).
+
+    Raises:
+        RunnerError: None is found.
+    """
+    chosen = explicit or os.environ.get("AXL_WORKSPACE", "")
+    if chosen:
+        root = Path(chosen).resolve()
+        if not root.is_dir():
+            raise RunnerError(f"workspace {chosen} is not a folder")
+        return root
+    for start in (Path(source).resolve().parent, Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            if (folder / "pyproject.toml").is_file():
+                return folder
+    raise RunnerError(
+        f"no pyproject.toml above {Path(source).parent} or the current folder, so the axl "
+        "workspace is unknown",
+        hint="set AXL_WORKSPACE, or the axl resource's workspace, to the folder compiled in",
+    )
+
+
+def _prepare(
+    manifest: Mapping[str, Any],
+    node: str,
+    inputs: Mapping[str, Artifact],
+    params: Mapping[str, Any] | None,
+    root: Path,
+    python: str,
+) -> tuple[dict[str, Any], KeyParts]:
+    """The one-step manifest the runner gets (digests filled in, key set) and the key parts."""
+    entry = copy.deepcopy(dict(manifest["steps"].get(node) or {}))
+    if not entry or "key_parts" not in entry:
+        raise RunnerError(f"the job's manifest has no keyed step {node!r}; compile the job again")
+    _check_compiled(manifest, root)
+    if entry["kind"] == "params":
+        entry["params"] = {**entry["params"], **(params or {})}
+        inputs_part: dict[str, Any] = {
+            "params": bytes_digest(canonical_json(entry["params"]).encode())
+        }
+    else:
+        inputs_part = _fill_inputs(entry, inputs, node)
+    parts = KeyParts(
+        identity={"workflow": manifest["workflow"]["name"], "step": node},
+        code=dict(entry["key_parts"]["code"]),
+        options=dict(entry["key_parts"]["options"]),
+        inputs=inputs_part,
+        environment={**manifest.get("environment", {}), **interpreter(python)},
+    )
+    entry["key"] = parts.key
+    doc = {
+        "manifest_version": manifest["manifest_version"],
+        "workflow": dict(manifest["workflow"]),
+        "environment": parts.environment,
+        "sources": dict(manifest.get("sources", {})),
+        "steps": {node: entry},
+    }
+    return doc, parts
+
+
+def _fill_inputs(entry: dict[str, Any], inputs: Mapping[str, Artifact], node: str) -> Any:
+    from axl.runtime._inputs import Inputs
+
+    for name, leaf in input_slots(entry["inputs"]):
+        artifact = inputs.get(name)
+        if not isinstance(artifact, Artifact):
+            raise RunnerError(f"step {node!r}: the op got no artifact for its input {name!r}")
+        leaf.update(
+            digest=artifact.digest,
+            size=artifact.size,
+            handler=artifact.handler,
+            extension=artifact.extension,
+        )
+        leaf.pop("record", None)  # the handler is known now
+    # The same shape the runner (and the local engine) key inputs with.
+    return {name: Inputs.key_part(arg) for name, arg in entry["inputs"].items()}
+
+
+def _check_compiled(manifest: Mapping[str, Any], root: Path) -> None:
+    """Refuse to key a step with digests of sources or a lockfile the workspace no longer has:
+    a stale job would otherwise be served cached results of code that is not there any more
+    (the runner refuses to *run* such code; this makes hits and misses agree)."""
+    from axl.runtime._manifest import safe_relpath
+
+    files = dict(manifest.get("sources", {}))
+    pinned = str(manifest.get("environment", {}).get("dependencies", ""))
+    kind, _, digest = pinned.partition(":")
+    if digest and kind != "requirements":  # else "none", or requirements the sources list
+        files[kind] = digest
+    for rel, expected in sorted(files.items()):
+        path = root / safe_relpath(rel, "the job's manifest")
+        if (file_digest(path) if path.is_file() else "absent") != expected:
+            raise RunnerError(
+                f"{rel} in {root} is not the file the job was compiled from",
+                hint="compile the job again (axl compile --target dagster), or run it in the "
+                "workspace it was compiled in",
+            )
+
+
+@functools.cache
+def interpreter(python: str = "") -> dict[str, str]:
+    """The environment key part's Python and platform (as ``axl.graph.environment_part``) of
+    the interpreter that runs the step."""
+    if not python or python == sys.executable:
+        return {
+            "python": ".".join(map(str, sys.version_info[:2])),
+            "platform": f"{sys.platform}-{platform.machine()}",
+        }
+    import json
+    import subprocess
+
+    code = (
+        "import json, platform, sys; print(json.dumps({'python': '.'.join(map(str, "
+        "sys.version_info[:2])), 'platform': f'{sys.platform}-{platform.machine()}'}))"
+    )
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+        found: dict[str, str] = json.loads(out.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        raise RunnerError(f"cannot run the Python {python!r} of the axl resource: {exc}") from None
+    return found
+
+
+def _open_store(root: Path, settings: Settings, log: Log) -> LocalStore:
+    from axl.exec._remote_build import build_store
+    from axl.exec._session import cache_dir_for
+
+    return build_store(
+        root,
+        cache_dir_for(root, settings.cache_dir or None),
+        remote_cache=settings.remote_cache,
+        warn=lambda message: log("warning", message),
+    )
+
+
+def _reuse_or_run(
+    doc: dict[str, Any],
+    node: str,
+    parts: KeyParts,
+    store: LocalStore,
+    root: Path,
+    settings: Settings,
+    log: Log,
+    *,
+    cache: bool,
+) -> StepRun:
+    entry = doc["steps"][node]
+    names = [out["name"] for out in entry["outputs"]]
+    hit = _lookup(store, parts.key) if cache else None
+    if hit is not None and set(names) <= set(hit.outputs):
+        source = "remote" if parts.key in getattr(store, "fetched", ()) else "local"
+        log("info", f"step {node!r}: cached ({source}), key {parts.key[:12]}; no code ran")
+        outputs = tuple((name, hit.outputs[name]) for name in names)
+        paths = tuple(store.blob_path(rec.digest) for _, rec in outputs)
+        return StepRun(node, parts.key, "cached", outputs, 0.0, paths, source, hit.log_digest)
+    try:
+        _fetch_inputs(store, entry)
+        outcome = _execute(doc, node, store, root, settings, log)
+    except AxlError as exc:
+        raise StepError(node, exc.render()) from None
+    if outcome.status != "ok":
+        raise StepError(
+            node,
+            outcome.error or f"step {node!r} did not succeed",
+            traceback=outcome.traceback,
+            retryable=outcome.status == "failed",
+        )
+    if cache:
+        stamps = {
+            rec.digest: stamp
+            for rec in outcome.outputs.values()
+            if (stamp := store.stamp(rec.digest)) is not None
+        }
+        store.put_record(
+            ActionResult(
+                key=parts.key,
+                workflow=doc["workflow"]["name"],
+                step=node,
+                outputs=outcome.outputs,
+                seconds=outcome.seconds,
+                created=time.time(),
+                log_digest=outcome.log_digest,
+                parts=parts.as_dict(),
+                stamps=stamps,
+            )
+        )
+    log("info", f"step {node!r}: ran in {outcome.seconds:.2f} s, key {parts.key[:12]}")
+    outputs = tuple((name, outcome.outputs[name]) for name in names)
+    paths = tuple(store.blob_path(rec.digest) for _, rec in outputs)
+    return StepRun(
+        node, parts.key, "ran", outputs, outcome.seconds, paths, log_digest=outcome.log_digest
+    )
+
+
+def _lookup(store: LocalStore, key: str) -> ActionResult | None:
+    """A record whose blobs are all present and intact (as the local engine's lookup)."""
+    record = store.get_record(key)
+    if record is None:
+        return None
+    for rec in record.outputs.values():
+        if store.verified_blob(rec.digest, record.stamps.get(rec.digest)) is None:
+            return None
+    store.touch_record(key)
+    return record
+
+
+def _fetch_inputs(store: LocalStore, entry: Mapping[str, Any]) -> None:
+    """Bring inputs another machine produced from the remote cache into the local one (the
+    runner reads them from there); a blob that does not verify is left out."""
+    from axl.cache._tiered import TieredStore
+    from axl.runtime._manifest import iter_leaves
+
+    if not isinstance(store, TieredStore):
+        return
+    for leaf in iter_leaves(entry["inputs"]):
+        digest = leaf["digest"]
+        if store.has_blob(digest):
+            continue
+        tmp = store.tmp_file()
+        try:
+            with contextlib.suppress(AxlError):
+                if store.remote.get_cas(digest, tmp) and file_digest(tmp) == digest:
+                    store.put_file(tmp, digest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _execute(
+    doc: dict[str, Any], node: str, store: LocalStore, root: Path, settings: Settings, log: Log
+) -> StepOutcome:
+    from axl.runtime._manifest import manifest_json
+
+    folder = store.tmp_folder()
+    try:
+        path = folder / "manifest.json"
+        path.write_text(manifest_json(doc), encoding="utf-8")
+        result = folder / "result.json"
+        stream = LogStream(log)
+        if settings.runner == "subprocess":
+            python = settings.python or sys.executable
+            return run_subprocess(python, path, node, store.root, result, root, stream)
+        return run_in_process(path, node, store.root, result, root, stream)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
