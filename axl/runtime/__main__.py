@@ -2,6 +2,7 @@
 
     python -m axl.runtime --manifest PATH --step NAME [--inputs DIR] [--outputs DIR]
                           [--store URL] [--run-id ID] [--result PATH] [--workspace DIR]
+                          [--remote-cache URL] [--[no-]remote-upload] [--no-cache]
                           [--setup-env]
 
 Every option can also come from an environment variable (``AXL_MANIFEST``, ``AXL_STEP``, ...);
@@ -61,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     add("--result", help="Where to write the result record (JSON). [AXL_RESULT]")
     add("--workspace", help="Workspace root holding the workflow's sources. [AXL_WORKSPACE]")
     add(
+        "--remote-cache",
+        metavar="URL",
+        help="Remote cache to consult before running and to upload to: http(s)://host/prefix, "
+        "s3://bucket/prefix or a folder ('' turns it off). [AXL_REMOTE_CACHE]",
+    )
+    add(
+        "--remote-upload",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Upload a fresh result to the remote cache (default: yes). [AXL_REMOTE_UPLOAD]",
+    )
+    add(
+        "--no-cache",
+        action="store_true",
+        help="Neither look the step up in the action cache nor record it (local or remote): "
+        "the caller keeps the cache.",
+    )
+    add(
         "--setup-env",
         action="store_true",
         help="Create/reuse a venv from uv.lock (uv sync --frozen) and run inside it.",
@@ -96,6 +115,9 @@ def parse(argv: Sequence[str]) -> tuple[RunRequest, bool]:
         result=path("result"),
         run_id=values["run_id"],
         workspace=path("workspace"),
+        cache=not ns.no_cache,
+        remote_cache=ns.remote_cache,
+        remote_upload=ns.remote_upload,
     )
     return request, bool(ns.setup_env)
 

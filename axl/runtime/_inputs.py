@@ -50,17 +50,24 @@ class Inputs:
         self.store_is_work = store_is_work
         self._records: dict[str, dict[str, Any] | None] = {}
         self._stores: dict[str, ArtifactStore] = {}
+        #: Digests already staged (and verified) in the working store.
+        self._staged: set[str] = set()
 
-    def resolve(self, arg: dict[str, Any], name: str) -> dict[str, Any]:
+    def resolve(self, arg: dict[str, Any], name: str, *, stage: bool = True) -> dict[str, Any]:
         """``arg`` with every input leaf's digest, handler and extension settled and its blob
-        staged in the working store."""
+        staged in the working store.
+
+        With ``stage=False`` a leaf whose digest is known (from the manifest or the upstream's
+        result record) is not fetched: enough to compute the action key, so a cache hit never
+        downloads its inputs. A leaf whose digest only its file can tell is staged anyway.
+        """
         if "const" in arg:
             return arg
         if "list" in arg:
-            return {"list": [self.resolve(a, name) for a in arg["list"]]}
+            return {"list": [self.resolve(a, name, stage=stage) for a in arg["list"]]}
         if "dict" in arg:
-            return {"dict": {k: self.resolve(a, name) for k, a in arg["dict"].items()}}
-        return {"input": self._leaf(arg["input"], name)}
+            return {"dict": {k: self.resolve(a, name, stage=stage) for k, a in arg["dict"].items()}}
+        return {"input": self._leaf(arg["input"], name, stage)}
 
     @staticmethod
     def task_arg(arg: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +94,7 @@ class Inputs:
 
     # -- one leaf -----------------------------------------------------------------------------
 
-    def _leaf(self, leaf: dict[str, Any], name: str) -> dict[str, Any]:
+    def _leaf(self, leaf: dict[str, Any], name: str, stage: bool = True) -> dict[str, Any]:
         src = leaf["from"]
         what = f"input {name!r} (output {src['output']!r} of step {src['step']!r})"
         digest, handler, extension = leaf.get("digest"), leaf["handler"], leaf["extension"]
@@ -102,7 +109,8 @@ class Inputs:
                 digest = str(out["digest"])
                 if handler == io.AUTO:
                     handler, extension = str(out["handler"]), str(out["extension"])
-        digest = self._stage(leaf, digest, name, what)
+        if stage or digest is None or handler == io.AUTO:  # (an unknown handler is an error)
+            digest = self._stage(leaf, digest, name, what)
         if handler == io.AUTO:
             raise RunnerError(
                 f"{what}: its handler is decided at run time ('auto') and no result record of "
@@ -163,6 +171,13 @@ class Inputs:
 
     def _stage(self, leaf: dict[str, Any], digest: str | None, name: str, what: str) -> str:
         """Put the input's bytes in the working store; returns their verified digest."""
+        if digest is not None and digest in self._staged:
+            return digest
+        got = self._fetch(leaf, digest, name, what)
+        self._staged.add(got)
+        return got
+
+    def _fetch(self, leaf: dict[str, Any], digest: str | None, name: str, what: str) -> str:
         tried: list[str] = []
         if leaf.get("path") and self.folder is not None:
             path = self.folder / safe_relpath(leaf["path"], what)

@@ -70,8 +70,11 @@ def emit_manifest(
     for node in ir.nodes:
         node_code = code(node) if code is not None else None
         key = None
-        if node_code is not None and environment is not None and _all_known(node, digests):
-            key = key_parts(ir, node, node_code, dict(environment), digests).key
+        # A key needs the whole environment: one that leaves the Python and platform to the
+        # place the step runs (Argo, Dagster) is completed, and keyed, by the runner there.
+        complete = environment is not None and {"python", "platform"} <= set(environment)
+        if node_code is not None and complete and _all_known(node, digests):
+            key = key_parts(ir, node, node_code, dict(environment or {}), digests).key
         modes = {name: dict(node.input_modes).get(name, ir.input_mode) for name, _ in node.args}
         steps[node.name] = _step_entry(node, modes, known, node_code, options_part(node), key)
     return _document(
@@ -180,6 +183,8 @@ def _step_entry(
         entry["key_parts"] = {"code": dict(code), "options": dict(options)}
     if node.kind == "params":
         entry["params"] = node.param_values
+    if not node.cache:
+        entry["cache"] = False
     return entry
 
 
@@ -268,10 +273,9 @@ def load_manifest(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise RunnerError(
-            f"manifest {path} is not valid JSON: {exc}",
-            hint="the file is truncated or corrupt; emit it again",
-        ) from None
+        from axl.runtime._manifest_text import not_json_error
+
+        raise not_json_error(path, raw, exc) from None
     validate_manifest(data, where=f"manifest {path}")
     return dict(data)
 

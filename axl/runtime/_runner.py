@@ -3,11 +3,13 @@
 1. Read and validate the manifest; pick the step.
 2. Check the workflow's sources against the manifest, import the workflow, and check that the
    step's code is the code that was keyed.
-3. Find each input (a file under ``--inputs``, or a blob in the artifact store), verify its digest
-   and stage it in a working :class:`LocalStore`.
-4. Recompute the action key from the manifest's key parts and the inputs' digests.
-5. Run the step with :func:`axl.runtime._step.execute`, the one place user code runs.
-6. Publish the outputs (files under ``--outputs``, blobs in the store), then the result record.
+3. Find each input's digest (the manifest, or the upstream's result record; else the file).
+4. Recompute the action key from the manifest's key parts and the inputs' digests, and look it
+   up in the action cache (the working store, then the remote cache): a hit skips to 6.
+5. Stage the inputs (verified) in a working :class:`LocalStore` and run the step with
+   :func:`axl.runtime._step.execute`, the one place user code runs.
+6. Publish the outputs (files under ``--outputs``, blobs in the store), record a fresh result in
+   the action cache (local, then remote), then write the result record.
 
 Exit codes: 0 the step succeeded, 1 the step's code failed, 2 the runner could not run it.
 """
@@ -32,6 +34,7 @@ from axl.errors import AxlError, RunnerError
 from axl.graph._keys import KeyParts
 from axl.hashing import bytes_digest, canonical_json
 from axl.runtime._artifacts import ArtifactStore, DirStore, open_artifact_store
+from axl.runtime._cache import StepCache, open_step_cache, step_key_parts
 from axl.runtime._inputs import Inputs
 from axl.runtime._logs import JsonLog
 from axl.runtime._manifest import load_manifest, safe_relpath
@@ -59,6 +62,13 @@ class RunRequest:
     result: Path | None = None
     run_id: str | None = None
     workspace: Path | None = None
+    #: Consult and write the action cache. Off when the caller keeps the cache itself
+    #: (``axl run local --subprocess``), so a forced rerun runs and nothing is recorded twice.
+    cache: bool = True
+    #: ``--remote-cache`` (``None``: ``$AXL_REMOTE_CACHE``, then ``[tool.axl]``; ``""``: off).
+    remote_cache: str | None = None
+    #: ``--[no-]remote-upload`` (``None``: ``$AXL_REMOTE_UPLOAD``, then ``[tool.axl]``, then yes).
+    remote_upload: bool | None = None
 
 
 @dataclass
@@ -95,9 +105,20 @@ def run(request: RunRequest, log: JsonLog) -> int:
         _check_request(request)
         store = open_artifact_store(request.store) if request.store else None
         log.note("start", manifest=str(request.manifest), store=request.store)
-        with _work_store(store) as work:
-            outcome = _run_entry(request, manifest, entry, store, work, result, log)
+        # The step's own cache=False, or a caller that keeps the cache itself, opts out.
+        cached = request.cache and entry.get("cache", True)
+        with (
+            _work_store(store) as work,
+            open_step_cache(
+                cached, request.workspace, work, log, request.remote_cache, request.remote_upload
+            ) as cache,
+        ):
+            outcome, parts = _run_entry(request, manifest, entry, store, work, cache, result, log)
             code = _finish(request, entry, outcome, store, work, result, log)
+            if code == EXIT_OK and cache is not None and parts is not None:
+                cache.record(parts, workflow["name"], request.step, outcome)
+            if code == EXIT_OK:
+                _done(request, store, cache, result, log)
     except AxlError as exc:
         log.problem("error", exc.render(), hint=exc.hint)
         result.data.update(error=exc.render(), hint=exc.hint)
@@ -141,10 +162,12 @@ def _run_entry(
     entry: dict[str, Any],
     store: ArtifactStore | None,
     work: LocalStore,
+    cache: StepCache | None,
     result: _Result,
     log: JsonLog,
-) -> StepOutcome:
-    """Stage the inputs, check the key and run the step (or write the params)."""
+) -> tuple[StepOutcome, KeyParts | None]:
+    """Key the step and reuse its cached result, or stage the inputs and run it (or write the
+    params). Returns the outcome and, when it is fresh and may be cached, its key parts."""
     workflow = manifest["workflow"]
     if entry["kind"] == "params":
         inputs_part: dict[str, Any] = {
@@ -155,15 +178,27 @@ def _run_entry(
         inputs = Inputs(
             request.inputs, store, work, request.run_id, log, store_is_work=_is_work(store, work)
         )
-        args = {name: inputs.resolve(arg, name) for name, arg in entry["inputs"].items()}
+        # Digests first: a cache hit needs no input's bytes.
+        args = {
+            name: inputs.resolve(arg, name, stage=cache is None)
+            for name, arg in entry["inputs"].items()
+        }
         inputs_part = {name: inputs.key_part(arg) for name, arg in args.items()}
     result.data["inputs"] = inputs_part
-    key = _check_key(manifest, entry, request.step, inputs_part)
+    parts = step_key_parts(manifest, entry, request.step, inputs_part)
+    key: str | None = parts.key if parts is not None else entry.get("key")
     result.data["key"] = key
     if key is not None:
         log.note("key", key=key)
+    if cache is not None and parts is not None:
+        hit = cache.lookup(parts.key, [o["name"] for o in entry["outputs"]])
+        if hit is not None:
+            result.data["cached"] = True
+            return hit, None
     if entry["kind"] == "params":
-        return _params_outcome(entry, work)
+        return _params_outcome(entry, work), parts
+    if cache is not None:
+        args = {name: inputs.resolve(arg, name) for name, arg in args.items()}
     task = StepTask(
         workflow_module=workflow["module"],
         workflow_qualname=workflow["qualname"],
@@ -178,31 +213,7 @@ def _run_entry(
     log.note("run")
     # capture=False: the step's prints reach this process's stdout as they happen (and are
     # still recorded as the step's log blob).
-    return execute(task, work, capture=False)
-
-
-def _check_key(
-    manifest: dict[str, Any], entry: dict[str, Any], node: str, inputs_part: dict[str, Any]
-) -> str | None:
-    parts = entry.get("key_parts")
-    if parts is None or "environment" not in manifest:
-        known: str | None = entry.get("key")
-        return known
-    key = KeyParts(
-        identity={"workflow": manifest["workflow"]["name"], "step": node},
-        code=parts["code"],
-        options=parts["options"],
-        inputs=inputs_part,
-        environment=manifest["environment"],
-    ).key
-    expected = entry.get("key")
-    if expected is not None and expected != key:
-        raise RunnerError(
-            f"step {node!r}: the manifest's key {expected[:12]}... does not match the key of its "
-            f"parts and inputs ({key[:12]}...)",
-            hint="the manifest was edited, or an input is not the one it was keyed with",
-        )
-    return key
+    return execute(task, work, capture=False), parts
 
 
 def _params_outcome(entry: dict[str, Any], work: LocalStore) -> StepOutcome:
@@ -240,18 +251,39 @@ def _finish(
         )
         _write_result(request, store, result.to_json(outcome.status, code), log)
         return code
-    log.note("ran", duration=outcome.seconds)
+    cached = bool(result.data.setdefault("cached", False))
+    if not cached:
+        log.note("ran", duration=outcome.seconds)
     paths = {o["name"]: o["path"] for o in entry["outputs"]}
     published: dict[str, Any] = {}
     for name, rec in outcome.outputs.items():
         published[name] = _publish(name, rec, paths[name], request, store, work, log)
-    if outcome.log_digest and store is not None and not _is_work(store, work):
-        blob = work.blob_path(outcome.log_digest)
-        store.upload_blob(blob, outcome.log_digest, blob.stat().st_size)
+    log_digest = outcome.log_digest
+    if log_digest and store is not None and not _is_work(store, work) and work.has_blob(log_digest):
+        blob = work.blob_path(log_digest)
+        store.upload_blob(blob, log_digest, blob.stat().st_size)
     result.data["outputs"] = published
-    _write_result(request, store, result.to_json("ok", EXIT_OK), log)
-    log.note("done", duration=time.time() - result.started, status="ok")
     return EXIT_OK
+
+
+def _done(
+    request: RunRequest,
+    store: ArtifactStore | None,
+    cache: StepCache | None,
+    result: _Result,
+    log: JsonLog,
+) -> None:
+    """The step succeeded (ran, or was cached) and is published: write its result record."""
+    remote = cache.remote_stats() if cache is not None else None
+    _write_result(request, store, result.to_json("ok", EXIT_OK), log)
+    extra: dict[str, Any] = {"remote": remote} if remote is not None else {}
+    log.note(
+        "done",
+        duration=time.time() - result.started,
+        status="ok",
+        cached=result.data["cached"],
+        **extra,
+    )
 
 
 def _publish(

@@ -62,6 +62,8 @@ class SubprocessRunner:
                 str(store.root),
                 "--result",
                 str(result_path),
+                # The build looked the step up and records it (in its own, maybe remote, cache).
+                "--no-cache",
             ]
             env = {**os.environ, "AXL_WORKSPACE": str(root)}
             env.pop("AXL_RUN_ID", None)
