@@ -17,7 +17,18 @@ __all__ = ["app", "main", "run"]
 
 def _typer_app() -> typer.Typer:
     # Imported on first use, not with the package: a warm `axl build` never needs Typer.
-    from axl.cli import _bazel, _build, _cache, _compile, _graph, _query, _run, _runs, _validate  # noqa: F401 - each registers its commands
+    from axl.cli import (  # noqa: F401 - each registers its commands
+        _bazel,
+        _build,
+        _cache,
+        _compile,
+        _graph,
+        _image,
+        _query,
+        _run,
+        _runs,
+        _validate,
+    )
     from axl.cli._app import app
 
     return app
@@ -35,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["build"]:
         fast = _fast_build(args[1:])
+        if fast is not None:
+            return fast
+    if args[:1] == ["build-image"]:
+        fast = _fast_build(args[1:], image=True)
         if fast is not None:
             return fast
     import typer
@@ -64,12 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
-def _fast_build(args: list[str]) -> int | None:
-    """``axl build`` through the Typer-free front end (see :mod:`axl.cli._fastbuild`)."""
-    from axl.cli._fastbuild import fast_build
+def _fast_build(args: list[str], *, image: bool = False) -> int | None:
+    """``axl build`` (or ``build-image``) through the Typer-free front end (see
+    :mod:`axl.cli._fastbuild`, :mod:`axl.cli._fastimage`)."""
+    if image:
+        from axl.cli._fastimage import fast_build_image as fast
+    else:
+        from axl.cli._fastbuild import fast_build as fast
 
     try:
-        return fast_build(args)
+        return fast(args)
     except AxlError as exc:
         _print_error(exc.render(), exc.hint)
         return exc.exit_code

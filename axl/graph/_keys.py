@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from axl.errors import UsageError
-from axl.hashing import bytes_digest, file_digest, key_digest
+from axl.graph._deps import dependency_spec
+from axl.hashing import bytes_digest, key_digest
 from axl.ir import Arg, Const, IRNode, IRWorkflow, Map, Ref, Seq
 
 
@@ -54,29 +54,11 @@ def environment_part(ir: IRWorkflow, root: Path) -> dict[str, str]:
     """The environment part: the dependency spec's digest, Python version and platform.
 
     Raises:
-        UsageError: The workflow's dependency settings are inconsistent or name a missing file.
+        UsageError: The workflow's dependency settings are inconsistent or name a missing file
+            (see :func:`axl.graph._deps.dependency_spec`, which the image builder and the
+            runner's env setup resolve through too).
     """
-    deps: str
-    if ir.requirements and ir.requirements_file:
-        raise UsageError(
-            f"workflow {ir.name!r} sets both requirements and requirements_file",
-            hint="use one of them",
-        )
-    if ir.requirements:
-        deps = "requirements:" + key_digest("requirements", sorted(ir.requirements))
-    elif ir.requirements_file:
-        path = root / ir.requirements_file
-        if not path.is_file():
-            raise UsageError(
-                f"workflow {ir.name!r}: requirements_file {ir.requirements_file} does not exist",
-                hint=f"create it under {root} or fix the path",
-            )
-        deps = f"{ir.requirements_file}:" + file_digest(path)
-    elif ir.use_lockfile:
-        lock = root / "uv.lock"
-        deps = "uv.lock:" + (file_digest(lock) if lock.is_file() else "absent")
-    else:
-        deps = "none"
+    deps = dependency_spec(ir, root).entry
     return {
         "dependencies": deps,
         "python": ".".join(map(str, sys.version_info[:2])),

@@ -173,8 +173,17 @@ register(
         (
             Attr("workflow", LABEL, mandatory=True, doc="The axl_workflow target."),
             Attr("base", STRING, doc="The base image."),
-            Attr("tag", STRING, doc="The image tag."),
+            Attr("tag", STRING, doc="REPO[:TAG] (it is also tagged REPO:<image key>)."),
+            Attr("system_packages", STRING_LIST, doc="Debian packages, installed at build time."),
+            Attr("extras", STRING_LIST, doc="The project's optional dependencies to install."),
+            Attr("groups", STRING_LIST, doc="Dependency groups to install."),
+            Attr("include", STRING_LIST, doc="More files or folders for the code layer."),
+            Attr("build_args", STRING_DICT, doc="Build args of the builder stage."),
+            Attr("ca_bundle", STRING, doc="A CA bundle the build trusts (never in the image)."),
+            Attr("network", STRING, doc="The build's network mode (e.g. host)."),
+            Attr("push", BOOL, doc="Push the image; its registry digest is the output."),
         ),
+        builder="axl.image._target:build_image_target",
     )
 )
 register(

@@ -219,12 +219,20 @@ def build_ir(
         image=cls.image,
         io_handler=cls.io_handler,
         input_mode=cls.input_mode,
-        use_lockfile=bool(cls.use_lockfile),
+        use_lockfile=_uses_lockfile(cls),
         requirements=tuple(cls.requirements),
         requirements_file=cls.requirements_file,
     )
     validate(ir)
     return ir
+
+
+def _uses_lockfile(cls: type[Workflow]) -> bool:
+    """``use_lockfile`` as the class sets it; left at its default, it yields to requirements, so
+    an IR holding both says the user asked for both (an error: axl.graph._deps)."""
+    if any("use_lockfile" in vars(k) for k in cls.__mro__ if k is not Workflow):
+        return bool(cls.use_lockfile)
+    return not (cls.requirements or cls.requirements_file)
 
 
 def _user_frame(exc: BaseException, file: str, line: int) -> tuple[str, int]:
