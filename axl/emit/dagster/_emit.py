@@ -267,7 +267,9 @@ def _job(
 
 
 def _manifest_block(ir: IRWorkflow, manifest: dict[str, Any]) -> list[str]:
-    uncached = [node.name for node in ir.nodes if not node.cache]
+    # Steps with cache=False, unless the manifest's entries say so themselves.
+    steps = manifest["steps"]
+    uncached = [n.name for n in ir.nodes if not n.cache and "cache" not in steps[n.name]]
     extra: dict[str, Expr] = {"uncached": literal(uncached)} if uncached else {}
     return [
         "# What the axl runner runs for each op: the workflow's IO manifest (runner/SPEC.md),",

@@ -73,6 +73,15 @@ class LogStream(io.TextIOBase):
         self.log(_LEVELS.get(str(record.get("level")), "info"), text)
 
 
+def runner_caches() -> bool:
+    """Whether this axl's runner keeps an action cache of its own. The op keeps the cache
+    itself (it looks the key up before starting the runner, and records the result), so such a
+    runner is told not to, as the local engine's subprocess mode does."""
+    from axl.runtime._runner import RunRequest
+
+    return "cache" in {f.name for f in dataclasses.fields(RunRequest)}
+
+
 def run_in_process(
     manifest: Path, node: str, store: Path, result: Path, root: Path, stream: LogStream
 ) -> StepOutcome:
@@ -84,9 +93,7 @@ def run_in_process(
     request = RunRequest(
         manifest=manifest, step=node, store=str(store), result=result, workspace=root
     )
-    if "cache" in {f.name for f in dataclasses.fields(RunRequest)}:
-        # The op keeps the action cache itself (it looked the key up before starting the
-        # runner, and records the result): a runner that can keep one too is told not to.
+    if runner_caches():
         no_cache: dict[str, Any] = {"cache": False}  # a field older runners lack
         request = dataclasses.replace(request, **no_cache)
     code = run(request, JsonLog(cast(TextIO, stream)))
@@ -109,6 +116,8 @@ def run_subprocess(
 
     argv = [python, "-m", "axl.runtime", "--manifest", str(manifest), "--step", node]
     argv += ["--store", str(store), "--result", str(result), "--workspace", str(root)]
+    if runner_caches():
+        argv.append("--no-cache")
     env = {**os.environ, "AXL_WORKSPACE": str(root)}
     env.pop("AXL_RUN_ID", None)  # results go to --result, not to a run folder of the store
     proc = subprocess.Popen(

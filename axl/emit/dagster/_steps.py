@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
-import os
-import platform
 import shutil
 import sys
 import time
@@ -31,6 +28,7 @@ from typing import Any
 
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult, OutputRecord
+from axl.emit.dagster._env import check_compiled, interpreter, workspace_root
 from axl.emit.dagster._exec import LogStream, run_in_process, run_subprocess
 from axl.emit.dagster._names import input_slots
 from axl.errors import AxlError, RunnerError
@@ -162,29 +160,6 @@ def run_step(
             close()
 
 
-def workspace_root(explicit: str, source: str) -> Path:
-    """The workspace the job was compiled in (see :class:`Settings`).
-
-    Raises:
-        RunnerError: None is found.
-    """
-    chosen = explicit or os.environ.get("AXL_WORKSPACE", "")
-    if chosen:
-        root = Path(chosen).resolve()
-        if not root.is_dir():
-            raise RunnerError(f"workspace {chosen} is not a folder")
-        return root
-    for start in (Path(source).resolve().parent, Path.cwd().resolve()):
-        for folder in (start, *start.parents):
-            if (folder / "pyproject.toml").is_file():
-                return folder
-    raise RunnerError(
-        f"no pyproject.toml above {Path(source).parent} or the current folder, so the axl "
-        "workspace is unknown",
-        hint="set AXL_WORKSPACE, or the axl resource's workspace, to the folder compiled in",
-    )
-
-
 def _prepare(
     manifest: Mapping[str, Any],
     node: str,
@@ -197,7 +172,7 @@ def _prepare(
     entry = copy.deepcopy(dict(manifest["steps"].get(node) or {}))
     if not entry or "key_parts" not in entry:
         raise RunnerError(f"the job's manifest has no keyed step {node!r}; compile the job again")
-    _check_compiled(manifest, root)
+    check_compiled(manifest, root)
     if entry["kind"] == "params":
         entry["params"] = {**entry["params"], **(params or {})}
         inputs_part: dict[str, Any] = {
@@ -210,7 +185,7 @@ def _prepare(
         code=dict(entry["key_parts"]["code"]),
         options=dict(entry["key_parts"]["options"]),
         inputs=inputs_part,
-        environment={**manifest.get("environment", {}), **interpreter(python)},
+        environment={**interpreter(python), **manifest.get("environment", {})},
     )
     entry["key"] = parts.key
     doc = {
@@ -239,51 +214,6 @@ def _fill_inputs(entry: dict[str, Any], inputs: Mapping[str, Artifact], node: st
         leaf.pop("record", None)  # the handler is known now
     # The same shape the runner (and the local engine) key inputs with.
     return {name: Inputs.key_part(arg) for name, arg in entry["inputs"].items()}
-
-
-def _check_compiled(manifest: Mapping[str, Any], root: Path) -> None:
-    """Refuse to key a step with digests of sources or a lockfile the workspace no longer has:
-    a stale job would otherwise be served cached results of code that is not there any more
-    (the runner refuses to *run* such code; this makes hits and misses agree)."""
-    from axl.runtime._manifest import safe_relpath
-
-    files = dict(manifest.get("sources", {}))
-    pinned = str(manifest.get("environment", {}).get("dependencies", ""))
-    kind, _, digest = pinned.partition(":")
-    if digest and kind != "requirements":  # else "none", or requirements the sources list
-        files[kind] = digest
-    for rel, expected in sorted(files.items()):
-        path = root / safe_relpath(rel, "the job's manifest")
-        if (file_digest(path) if path.is_file() else "absent") != expected:
-            raise RunnerError(
-                f"{rel} in {root} is not the file the job was compiled from",
-                hint="compile the job again (axl compile --target dagster), or run it in the "
-                "workspace it was compiled in",
-            )
-
-
-@functools.cache
-def interpreter(python: str = "") -> dict[str, str]:
-    """The environment key part's Python and platform (as ``axl.graph.environment_part``) of
-    the interpreter that runs the step."""
-    if not python or python == sys.executable:
-        return {
-            "python": ".".join(map(str, sys.version_info[:2])),
-            "platform": f"{sys.platform}-{platform.machine()}",
-        }
-    import json
-    import subprocess
-
-    code = (
-        "import json, platform, sys; print(json.dumps({'python': '.'.join(map(str, "
-        "sys.version_info[:2])), 'platform': f'{sys.platform}-{platform.machine()}'}))"
-    )
-    try:
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
-        found: dict[str, str] = json.loads(out.stdout)
-    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
-        raise RunnerError(f"cannot run the Python {python!r} of the axl resource: {exc}") from None
-    return found
 
 
 def _open_store(root: Path, settings: Settings, log: Log) -> LocalStore:

@@ -39,6 +39,11 @@ class Manifest:
         self.data = data
         self.uncached = frozenset(uncached)
 
+    def cached(self, node: str) -> bool:
+        """Whether step ``node``'s results may be reused and recorded (not ``cache=False``)."""
+        entry = self.data.get("steps", {}).get(node, {})
+        return node not in self.uncached and entry.get("cache") is not False
+
 
 class AxlRunner(dg.ConfigurableResource):  # type: ignore[type-arg] # its own factory
     """Runs the axl steps of a compiled job's ops, sharing the cache with ``axl run local``.
@@ -99,7 +104,7 @@ class AxlRunner(dg.ConfigurableResource):  # type: ignore[type-arg] # its own fa
                 settings,
                 _logger(context),
                 params=params,
-                cache=node not in manifest.uncached,
+                cache=manifest.cached(node),
             )
         except StepError as exc:
             raise dg.Failure(
@@ -113,7 +118,8 @@ class AxlRunner(dg.ConfigurableResource):  # type: ignore[type-arg] # its own fa
         out_defs = list(context.op_def.output_defs)
         artifacts = []
         for (name, record), path, out_def in zip(done.outputs, done.paths, out_defs, strict=True):
-            context.add_output_metadata(_metadata(done, record, path), output_name=out_def.name)
+            metadata = _metadata(done, name, record, path)
+            context.add_output_metadata(metadata, output_name=out_def.name)
             artifacts.append(Artifact.of(record, node, name))
         return artifacts[0] if len(artifacts) == 1 else tuple(artifacts)
 
@@ -125,9 +131,11 @@ def _logger(context: dg.OpExecutionContext) -> Any:
     return log
 
 
-def _metadata(done: StepRun, record: Any, path: Path) -> dict[str, Any]:
+def _metadata(done: StepRun, name: str, record: Any, path: Path) -> dict[str, Any]:
     """An output's Dagster metadata: where its bytes are and what axl did for it."""
     data: dict[str, Any] = {
+        "axl step": done.node,
+        "axl output": name,
         "digest": record.digest,
         "size": record.size,
         "handler": record.handler,
