@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,20 @@ def manifest_of(tmpl: dict[str, Any], **parameters: str) -> dict[str, Any]:
     assert not re.search(r"{{.*}}", text), "unsubstituted parameters left"
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+def local_run(
+    args: list[str], cache: Path, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Step -> its report, from ``axl run local --json`` in a fresh cache."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "axl", "run", "local", *args, "--json", "--cache-dir", str(cache)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    steps: dict[str, Any] = json.loads(proc.stdout)["steps"]
+    return steps

@@ -60,6 +60,7 @@ def rehearse(
     parameters: dict[str, str] | None = None,
     python: str = sys.executable,
     env: dict[str, str] | None = None,
+    secrets: dict[tuple[str, str], str] | None = None,
 ) -> dict[str, TaskRun]:
     """Run ``document`` (a Workflow as a dict) locally; returns each task's run, in run order.
 
@@ -70,6 +71,7 @@ def rehearse(
         parameters: Submit-time overrides (``argo submit -p name=value``).
         python: The interpreter that stands in for the image's ``python``.
         env: Extra environment for every container.
+        secrets: The cluster's Secrets, ``(name, key) -> value``, for ``secretKeyRef`` env.
 
     Raises:
         RehearsalError: The DAG or a template is broken (a missing template, artifact or
@@ -104,9 +106,10 @@ def rehearse(
             continue
         pod = work / "pods" / name
         _stage_inputs(task, template, runs, globals_, pod)
-        _run_container(
-            run, template, _locals(task, template, globals_), pod, workspace, python, env
-        )
+        values = _locals(task, template, globals_)
+        environ = {**os.environ, **(env or {})}
+        _container_env(run, template, values, pod, environ, secrets)
+        _run_container(run, template, values, pod, workspace, python, environ)
         if run.phase == "Succeeded":
             _save_outputs(run, template, pod, work / "artifacts" / name)
     return runs
@@ -209,24 +212,47 @@ def _run_container(
     pod: Path,
     workspace: Path,
     python: str,
-    env: dict[str, str] | None,
+    environ: dict[str, str],
 ) -> None:
-    container = template.get("container")
-    if container is None:
-        raise RehearsalError(f"template {template['name']!r} is not a container template")
+    container = template["container"]
     argv = [*container.get("command", []), *container.get("args", [])]
     argv = [_pod_text(_substitute(a, values, template["name"]), pod) for a in argv]
     if argv[:1] == ["python"]:
         argv[0] = python
     run.argv = argv
-    environ = {**os.environ, **(env or {})}
-    for item in container.get("env", []):
-        environ[item["name"]] = _pod_text(_substitute(item["value"], values, run.task), pod)
     proc = subprocess.run(
         argv, cwd=workspace, env=environ, capture_output=True, text=True, check=False
     )
     run.exit_code, run.stdout, run.stderr = proc.returncode, proc.stdout, proc.stderr
     run.phase = "Succeeded" if proc.returncode == 0 else "Failed"
+
+
+def _container_env(
+    run: TaskRun,
+    template: dict[str, Any],
+    values: dict[str, str],
+    pod: Path,
+    environ: dict[str, str],
+    secrets: dict[tuple[str, str], str] | None,
+) -> None:
+    """Add the container's ``env`` to ``environ``: values substituted, Secrets looked up."""
+    container = template.get("container")
+    if container is None:
+        raise RehearsalError(f"template {template['name']!r} is not a container template")
+    for item in container.get("env", []):
+        if "valueFrom" in item:
+            ref = item["valueFrom"].get("secretKeyRef")
+            if ref is None:
+                raise RehearsalError(f"task {run.task!r}: env {item['name']!r}: unsupported source")
+            found = (secrets or {}).get((ref["name"], ref["key"]))
+            if found is None:
+                raise RehearsalError(
+                    f"task {run.task!r}: Secret {ref['name']!r} has no key {ref['key']!r} "
+                    "(the pod would not start)"
+                )
+            environ[item["name"]] = found
+            continue
+        environ[item["name"]] = _pod_text(_substitute(item["value"], values, run.task), pod)
 
 
 def _save_outputs(run: TaskRun, template: dict[str, Any], pod: Path, store: Path) -> None:

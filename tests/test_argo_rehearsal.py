@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from argo_helpers import OPTIONS_WORKFLOW, bundle_from, template
+from argo_helpers import OPTIONS_WORKFLOW, bundle_from, local_run, template
 from argo_rehearsal import RehearsalError, TaskRun, evaluate_when, rehearse
 from conftest import REPO
 
@@ -28,15 +26,7 @@ GOLDEN = REPO / "tests" / "golden" / "argo"
 
 def _local_digests(args: list[str], cache: Path, cwd: Path = REPO) -> dict[str, dict[str, str]]:
     """Step -> output -> digest, from ``axl run local --json`` in a fresh cache."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "axl", "run", "local", *args, "--json", "--cache-dir", str(cache)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    steps = json.loads(proc.stdout)["steps"]
+    steps = local_run(args, cache, cwd)
     return {
         name: {out: rec["digest"] for out, rec in step["outputs"].items()}
         for name, step in steps.items()
@@ -71,8 +61,18 @@ def _rehearse_golden(case: str, tmp_path: Path) -> tuple[dict[str, Any], dict[st
 def test_tiny_rehearsal_matches_a_local_run(tmp_path: Path) -> None:
     document, runs = _rehearse_golden("tiny", tmp_path)
     assert [r.task for r in runs.values()] == ["params", "make", "total"]
-    local = _local_digests(["-m", "examples/tiny.py:Tiny"], tmp_path / "cache")
-    assert _rehearsed_digests(document, runs) == local
+    local = local_run(["-m", "examples/tiny.py:Tiny"], tmp_path / "cache")
+    assert _rehearsed_digests(document, runs) == {
+        name: {out: rec["digest"] for out, rec in step["outputs"].items()}
+        for name, step in local.items()
+    }
+    # The manifest's environment names the dependencies only; each pod's runner adds its own
+    # Python and platform, so on this machine the pods' keys are axl run local's keys.
+    manifest = json.loads(template(document, "make")["inputs"]["artifacts"][0]["raw"]["data"])
+    assert set(manifest["environment"]) == {"dependencies"}
+    for run in runs.values():
+        record = json.loads(run.outputs["axl-result"].read_text())
+        assert record["key"] == local[record["step"]]["key"], record["step"]
     # The `auto` output's handler travelled in make's result record to total's pod.
     record = json.loads(runs["make"].outputs["axl-result"].read_text())
     assert (record["outputs"]["out"]["handler"], record["outputs"]["out"]["path"]) == (
@@ -122,6 +122,16 @@ def test_submit_time_parameters_and_when(workspace: Path, tmp_path: Path) -> Non
     key = json.loads(runs["params"].outputs["axl-result"].read_text())["key"]
     again = rehearse(document, workspace=workspace, work=tmp_path / "again")
     assert json.loads(again["params"].outputs["axl-result"].read_text())["key"] != key
+
+
+def test_a_submitted_parameter_that_is_not_json_is_named(workspace: Path, tmp_path: Path) -> None:
+    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    runs = rehearse(document, workspace=workspace, work=tmp_path / "w", parameters={"mode": "fast"})
+    assert (runs["params"].phase, runs["params"].exit_code) == ("Failed", 2)
+    (error,) = [json.loads(line) for line in runs["params"].stderr.splitlines()]
+    assert "the value of params key 'mode' is not JSON: 'fast'" in error["message"]
+    assert "workflow parameter 'mode'" in error["message"]
+    assert "quote strings" in error["hint"]
 
 
 def test_a_wrong_output_path_is_caught(workspace: Path, tmp_path: Path) -> None:

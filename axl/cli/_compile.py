@@ -58,6 +58,24 @@ def compile_command(
             "(default: the cluster's default).",
         ),
     ] = None,
+    remote_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--remote-cache",
+            metavar="URL",
+            help="argo: every pod consults this remote cache (http(s)://host/prefix or "
+            "s3://bucket/prefix) before running its step, and uploads to it.",
+        ),
+    ] = None,
+    cache_secret_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--cache-secret-ref",
+            metavar="SECRET[:KEY]",
+            help="argo: the Kubernetes Secret (key default: secret) that pods read "
+            "AXL_CACHE_SECRET from, to sign and check remote cache records.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Compile a workflow for another system; validate the result before writing it.
@@ -78,6 +96,8 @@ def compile_command(
             "namespace": namespace,
             "artifact_repo": artifact_repo,
             "artifact_repo_ref": artifact_repo_ref,
+            "remote_cache": remote_cache,
+            "cache_secret_ref": cache_secret_ref,
         },
     )
     for warning in compiled.warnings:

@@ -36,6 +36,8 @@ OPTIONS = {
     "namespace": "namespace",
     "artifact_repo": "artifact_key_prefix",
     "artifact_repo_ref": "artifact_repository",
+    "remote_cache": "remote_cache",
+    "cache_secret_ref": "cache_secret",
 }
 
 

@@ -15,8 +15,10 @@ and each template carries only its own step's entry, so the size grows linearly 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from axl.emit._bundle import WorkflowBundle
 from axl.emit.argo._names import (
@@ -36,6 +38,11 @@ KINDS = ("Workflow", "WorkflowTemplate")
 ENTRYPOINT = "main"
 LABEL_WORKFLOW = "axl.dev/workflow"
 ANNOTATION_HASH = "axl.dev/workflow-hash"
+#: Remote caches every pod can reach by URL (a folder path would be each pod's own disk).
+REMOTE_SCHEMES = ("http", "https", "s3")
+#: The key of the cache secret's Kubernetes Secret when ``--cache-secret-ref`` names none.
+SECRET_KEY = "secret"  # noqa: S105 - the key's name, not a secret
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,12 @@ class ArgoOptions:
             from the artifact repository the cluster configures.
         artifact_repository: ``configmap`` or ``configmap:key``: which configured artifact
             repository to use (``spec.artifactRepositoryRef``); default: the cluster's default.
+        remote_cache: The remote cache every pod consults before running its step and uploads
+            to (``http(s)://host/prefix`` or ``s3://bucket/prefix``): ``AXL_REMOTE_CACHE`` in
+            each container's environment.
+        cache_secret: ``secret`` or ``secret:key``: the Kubernetes Secret holding the remote
+            cache's signing secret, given to each container as ``AXL_CACHE_SECRET`` through a
+            ``secretKeyRef`` (key default: ``secret``).
     """
 
     kind: str = "Workflow"
@@ -59,6 +72,8 @@ class ArgoOptions:
     namespace: str | None = None
     artifact_key_prefix: str | None = None
     artifact_repository: str | None = None
+    remote_cache: str | None = None
+    cache_secret: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -81,6 +96,50 @@ class ArgoOptions:
                     f"artifact repository {self.artifact_repository!r} is not CONFIGMAP[:KEY]",
                     hint="e.g. --artifact-repo-ref artifact-repositories:minio",
                 )
+        if self.remote_cache is not None:
+            _check_remote(self.remote_cache)
+        if self.cache_secret is not None:
+            if self.remote_cache is None:
+                raise UsageError(
+                    "--cache-secret-ref signs remote cache records, but no --remote-cache is given",
+                    hint="add --remote-cache URL",
+                )
+            name, colon, key = self.cache_secret.partition(":")
+            if not DNS1123_SUBDOMAIN.match(name) or (colon and not _SECRET_KEY.match(key)):
+                raise UsageError(
+                    f"cache secret {self.cache_secret!r} is not SECRET[:KEY]",
+                    hint="name a Kubernetes Secret (and its key), e.g. --cache-secret-ref "
+                    "axl-cache:secret",
+                )
+
+    @property
+    def cache_env(self) -> list[dict[str, Any]]:
+        """The environment every container gets for the remote cache (none without one)."""
+        if not self.remote_cache:
+            return []
+        env: list[dict[str, Any]] = [{"name": "AXL_REMOTE_CACHE", "value": self.remote_cache}]
+        if self.cache_secret:
+            name, _, key = self.cache_secret.partition(":")
+            ref = {"name": name, "key": key or SECRET_KEY}
+            env.append({"name": "AXL_CACHE_SECRET", "valueFrom": {"secretKeyRef": ref}})
+        return env
+
+
+def _check_remote(url: str) -> None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in REMOTE_SCHEMES or not parts.hostname or "{{" in url:
+        raise UsageError(
+            f"remote cache {url!r} is not a URL every pod can reach",
+            hint="use http(s)://host/prefix or s3://bucket/prefix (a folder would be each "
+            "pod's own disk)",
+        )
+    if parts.password:
+        raise UsageError(
+            "the remote cache URL holds a password, which would be written into the YAML",
+            hint="use a remote that pods reach without one (in-cluster service, s3:// with the "
+            "pods' own credentials)",
+        )
 
 
 def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> dict[str, Any]:
@@ -110,6 +169,7 @@ def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) ->
             wiring,
             image=image,
             key_prefix=opts.artifact_key_prefix,
+            env=opts.cache_env,
         )
         templates.append(step.template)
         tasks.append(_task(ir, node.name, wiring, step.parameters, step.artifacts))

@@ -10,7 +10,8 @@ The pod contract (see ``runner/SPEC.md`` and the README's Argo section):
   picked at run time, to ``/axl/outputs/<name>`` with no extension), and the result record to
   ``/axl/outputs/axl-result.json``;
 * the container runs ``python -m axl.runtime --manifest ... --step <node> --inputs ... --outputs
-  ...``.
+  ...``; with a remote cache, its environment names it (``AXL_REMOTE_CACHE``, and
+  ``AXL_CACHE_SECRET`` from a Kubernetes Secret), and the runner skips a step already cached.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def step_template(
     *,
     image: str,
     key_prefix: str | None,
+    env: list[dict[str, Any]] | None = None,
 ) -> StepTemplate:
     """The container template of ``node``.
 
@@ -89,6 +91,7 @@ def step_template(
         wiring: Task and output artifact names of every node.
         image: The container image.
         key_prefix: An S3 key prefix for output artifacts (key-only artifacts), if any.
+        env: Environment every container gets before the step's own (the remote cache).
     """
     name = wiring.task[node.name]
     inputs = NameTable(limit=1 << 16)
@@ -129,7 +132,7 @@ def step_template(
     template_inputs["artifacts"] = [manifest, *in_artifacts]
     template["inputs"] = template_inputs
     template["outputs"] = {"artifacts": _outputs(node, entry, wiring, name, key_prefix)}
-    template["container"] = _container(node, image)
+    template["container"] = _container(node, image, env or [])
     if node.retries:
         template["retryStrategy"] = {
             "limit": str(node.retries),
@@ -162,7 +165,7 @@ def _outputs(
     return artifacts
 
 
-def _container(node: IRNode, image: str) -> dict[str, Any]:
+def _container(node: IRNode, image: str, env: list[dict[str, Any]]) -> dict[str, Any]:
     container: dict[str, Any] = {
         "image": image,
         "command": ["python", "-m", "axl.runtime"],
@@ -177,8 +180,8 @@ def _container(node: IRNode, image: str) -> dict[str, Any]:
             OUTPUTS,
         ],
     }
-    if node.env:
-        container["env"] = [{"name": k, "value": v} for k, v in node.env]
+    if env or node.env:
+        container["env"] = [*copy.deepcopy(env), *({"name": k, "value": v} for k, v in node.env)]
     if node.resources:
         container["resources"] = resources(node)
     return container
