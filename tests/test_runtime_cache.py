@@ -270,3 +270,64 @@ def test_a_folder_store_is_the_local_cache(tmp_path: Path) -> None:
     runs = _run_steps(root, uncached, store, env)
     assert _marks(marker) == ["make", "square", "total", "square"]
     assert not runs["square"].events("recorded")
+
+
+def test_subprocess_mode_leaves_the_cache_to_the_build(tmp_path: Path) -> None:
+    """axl run local --subprocess: the build looks steps up (the runner is told --no-cache), so
+    --rerun still runs a cached step."""
+    root = _workspace(tmp_path / "ws")
+    marker = tmp_path / "marker"
+    env = {"AXL_TEST_MARKER": str(marker)}
+    args = ("run", "local", "-m", "marked.py:Marked", "--subprocess", "--json")
+    assert axl(*args, cwd=root, env=env).code == 0
+    again = axl(*args, "--rerun", "square", cwd=root, env=env)
+    assert again.code == 0, again.err
+    assert _marks(marker) == ["make", "square", "total", "square"]
+    assert json.loads(again.out)["steps"]["square"]["status"] == "ran"
+
+
+def test_a_manifest_for_another_machine_has_no_keys(tmp_path: Path) -> None:
+    """An environment without Python and platform (an emitter for a cluster) leaves every key to
+    the runner, which completes the environment where the step runs."""
+    from axl.runtime._cache import interpreter_environment
+    from axl.runtime._manifest import emit_manifest
+
+    root = _workspace(tmp_path / "ws")
+    _forget()
+    full, ir = emit(f"{root / 'marked.py'}:Marked", root)
+    assert full["steps"]["params"]["key"] is not None  # no inputs: keyed at emission
+    partial = emit_manifest(ir, code=lambda n: {}, environment={"dependencies": "none"})
+    assert {entry["key"] for entry in partial["steps"].values()} == {None}
+    assert interpreter_environment() == {
+        k: v for k, v in full["environment"].items() if k in ("python", "platform")
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        (
+            '{\n "steps": {\n  "params": {\n   "params": {\n    "mode": fast,\n    "n": 3\n   }\n',
+            "the value of params key 'mode' is not JSON: 'fast'",
+            "quote strings",
+        ),
+        (
+            '{\n "workflow": {\n  "name": oops\n }\n}\n',
+            "is not valid JSON at line 3, column 11: Expecting value (the line reads "
+            "'\"name\": oops')",
+            "emit it again",
+        ),
+    ],
+)
+def test_a_manifest_that_is_not_json_says_where(
+    tmp_path: Path, text: str, message: str, hint: str
+) -> None:
+    from axl.errors import RunnerError
+    from axl.runtime._manifest import load_manifest
+
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    with pytest.raises(RunnerError) as caught:
+        load_manifest(path)
+    assert message in caught.value.message
+    assert hint in (caught.value.hint or "")
