@@ -88,6 +88,42 @@ class Volatile(Flow):
 
 FLOW_STEPS = ["make", "split", "total", "report"]
 
+#: Names Dagster or Python cannot take as they are: a step named like a builtin, an argument
+#: named like an op parameter, node names with '-' and spaces, params keys that cannot be config
+#: fields, values that need ``Any``, quotes and newlines in strings, a ``when`` condition.
+ODD = """
+from axl import Workflow, step
+
+
+class Odd(Workflow):
+    @step
+    def params(self) -> dict:
+        return {
+            "a b": 1,
+            "class": 2,
+            "json": 3,
+            "ints": [1, 2],
+            "mixed": [1, "x"],
+            "nested": {"k": None},
+            "flag": True,
+            "text": 'say "hi"\\n',
+        }
+
+    @step(io_handler="json")
+    def sum(self, context: int, config: list, axl: dict) -> int:
+        return context + len(config) + len(axl)
+
+    @step(io_handler="json", when="{{inputs.parameters.flag}} == true")
+    def echo(self, value: int, texts: dict) -> list:
+        return [value, texts]
+
+    def graph(self):
+        p = self.params()
+        first = self.sum(p["class"], p["mixed"], p["nested"])
+        second = self.sum(p["a b"], p["ints"], {"x": first}, name="sum-again")
+        return self.echo(second, {"t": p["text"], "9": first, "if": p["json"]}, name="lambda")
+"""
+
 
 def write_workspace(root: Path, module: str = "dagster_flow") -> Path:
     """A workspace holding :data:`FLOW` as ``<module>.py``; returns the module's path."""

@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO, write
 from dagster_helpers import (
     FLOW_STEPS,
+    ODD,
     compile_job,
     digests_of,
     import_job,
@@ -209,6 +210,23 @@ def _run_outputs(home: Path, job: str) -> dict[tuple[str, str], dict[str, Any]]:
         return outputs_of(r.event_log_entry.dagster_event for r in records)
 
 
+def test_odd_names_and_params_run_as_in_axl_run_local(tmp_path: Path) -> None:
+    # Ops, inputs, outputs and config fields renamed for Dagster still wire the right artifacts.
+    root = tmp_path / "ws"
+    write_workspace(root)
+    source = write(root / "odd_flow.py", ODD)
+    job = import_job(compile_job(root, f"{source}:Odd", root / "odd_job.py"))
+    config = run_config(root / "cache")
+    config["ops"] = {"params": {"config": {"text": 'x "y"', "nested": {"k": [None, 1]}}}}
+    result = job.Odd.execute_in_process(run_config=config)
+    assert result.success
+    outputs = outputs_of(result.all_events)
+    overrides = write(root / "odd.yaml", "text: 'x \"y\"'\nnested: {k: [null, 1]}\n")
+    local = _local(root, f"{source}:Odd", root / "cache-local", overrides)
+    assert digests_of(outputs) == report_digests(local)
+    assert {step: meta["axl key"] for (step, _), meta in outputs.items()} == report_keys(local)
+
+
 # -- failures ----------------------------------------------------------------------------------
 
 
@@ -310,6 +328,21 @@ def test_churn_in_process_matches_axl_run_local_then_is_cached(
     cached = outputs_of(second.all_events)
     assert set(_statuses(cached).values()) == {"cached (local)"}
     assert digests_of(cached) == report_digests(churn_local)
+
+
+def test_dagster_loads_the_example_as_dagster_dev_does(tmp_path: Path) -> None:
+    home = tmp_path / "dagster-home"
+    write(home / "dagster.yaml", "telemetry:\n  enabled: false\n")
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-f", "examples/churn_dagster.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
 
 def test_churn_with_dagster_job_execute(churn_local: dict[str, Any], tmp_path: Path) -> None:
