@@ -87,12 +87,18 @@ class Bazel:
         proc = self.run(*args, *flags, "//examples:churn")
         output = proc.stdout + proc.stderr
         if ok:
-            assert proc.returncode == 0, output[-6000:]
+            assert proc.returncode == 0, _failure(output)
         return Build(proc.returncode, output, _summary(output), _spawns(log))
 
     def clean(self) -> None:
         done = self.run("clean")
         assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _failure(output: str) -> str:
+    """What to show of a failed build: from its first error on (a step's output is there)."""
+    start = output.find("ERROR:")
+    return output[start if start >= 0 else -8000 :][:8000]
 
 
 def _summary(output: str) -> dict[str, int]:
