@@ -173,6 +173,7 @@ def gc(store: LocalStore, max_size: int) -> dict[str, int]:
     return {
         "removed_records": removed_records,
         "removed_blobs": removed_blobs,
+        "removed_runs": prune_runs(store),
         "bytes": max(total, 0),
     }
 
@@ -189,3 +190,21 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+#: Run records kept per workflow by :func:`gc` (newest first).
+KEEP_RUNS = 100
+
+
+def prune_runs(store: LocalStore, keep: int = KEEP_RUNS) -> int:
+    """Delete all but the ``keep`` newest run records of each workflow; returns how many."""
+    removed = 0
+    if not store.runs_dir.is_dir():
+        return 0
+    for folder in (p for p in store.runs_dir.iterdir() if p.is_dir()):
+        # Run ids start with the start time (to the microsecond), so names sort oldest first.
+        for path in sorted(folder.glob("*.json"))[:-keep]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+    return removed

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from axl._loader import find_workspace, load_workflow
+from axl._loader import find_workspace, split_spec
 from axl._params import load_params
 from axl.cache._local import LocalStore, write_atomic
 from axl.dsl import Workflow
@@ -21,7 +21,7 @@ from axl.exec._remote_build import build_store, settle_remote
 from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
 from axl.graph._keys import environment_part
-from axl.ir import IRNode, IRWorkflow, build_ir
+from axl.ir import IRNode, IRWorkflow
 
 #: The folder (under the workspace root) holding readable links to each build's outputs.
 OUTPUT_DIR = "workspace"
@@ -74,16 +74,36 @@ def run_local(
         remote_cache=remote_cache,
         remote_upload=remote_upload,
     )
-    cls = load_workflow(spec, root)
-    overrides = load_params(params_file) if params_file is not None else None
-    ir = build_ir(cls, overrides, params_file)
-    code, _ = live_code(cls, root)
+    from axl.exec._load import load_cached
+    from axl.graph._loadcache import LoadCache
+
+    target, cls_name = split_spec(spec)
+    if target.endswith(".py") or "/" in target:
+        resolved, label = f"{(Path.cwd() / target).resolve()}:{cls_name}", "-m"
+    else:
+        # A module name resolves against the current folder, which is therefore part of the load.
+        resolved, label = spec, f"-m@{Path.cwd().resolve()}"
+    params = Path(params_file).resolve() if params_file is not None else None
+    if params_file is not None and not Path(params_file).is_file():
+        load_params(params_file)  # raises the params file's own error
+    cache = LoadCache(cache_dir_for(root, cache_dir) / "load")
+    loaded = load_cached(
+        resolved,
+        params,
+        label=label,
+        extra_files=(),
+        root=root,
+        cache=cache,
+        no_cache=options is not None and options.no_cache,
+    )
+    cache.save()
     return run_ir(
-        ir,
+        loaded.ir,
         root=root,
         store=store,
-        code=code,
+        code=loaded.code,
         options=options,
+        prepare=loaded.prepare,
         on_event=on_event,
     )
 
@@ -140,7 +160,9 @@ def _symlink(target: Path, link: Path) -> None:
 def record_run(report: BuildReport, store: LocalStore, ir: IRWorkflow | None = None) -> Path:
     """Append the build to the run history: ``runs/<workflow>/<run-id>.json`` (with the graph's
     shape when ``ir`` is given, so that a report can draw the DAG from the record alone)."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started))
+    # Microseconds in the id: run ids sort in start order even for builds in the same second.
+    micros = int(report.started % 1 * 1_000_000)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started)) + f".{micros:06d}"
     report.run_id = f"{stamp}-{secrets.token_hex(3)}"
     folder = store.runs_dir / report.workflow
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ cache and the user's module is imported only if some step must actually run.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,17 +15,16 @@ from typing import Any
 
 from axl import _loader
 from axl.cache._local import LocalStore
-from axl.errors import AxlError, BuildFileError, LoadError, Loc, UsageError
-from axl.exec._engine import BuildOptions, CodeProvider, EventHook
+from axl.errors import AxlError, BuildFileError, Loc, UsageError
+from axl.exec._engine import BuildOptions, EventHook
+from axl.exec._load import load_cached
 from axl.exec._remote_build import build_store
 from axl.exec._report import BuildReport
 from axl.exec._session import cache_dir_for, run_ir
 from axl.graph._buildfile import Target, display_path
 from axl.graph._labels import Label, parse_pattern
-from axl.graph._loadcache import Entry, LoadCache, identity_of
+from axl.graph._loadcache import LoadCache
 from axl.graph._targets import TargetGraph
-from axl.hashing import bytes_digest
-from axl.ir import IRWorkflow, from_dict, to_dict
 
 #: How a target ended.
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -177,33 +175,22 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
     """Build an ``axl_workflow`` target: load it (or reuse the cached load), then run the engine."""
     spec = workflow_spec(target, ctx.root)
     params = ctx.params or target_params(target)
-    identity = identity_of(
+    loaded = load_cached(
+        spec,
+        params,
         label=str(target.label),
-        workflow=spec,
-        params=str(params) if params else None,
-        root=str(ctx.root),
+        extra_files=(target.file,),
+        root=ctx.root,
+        cache=ctx.load_cache,
+        no_cache=ctx.options.no_cache,
     )
-    entry: Entry | None = None
-    if ctx.load_cache is None:
-        why = "the load cache is off"
-    elif ctx.options.no_cache:
-        why = "--no-cache was given"
-    else:
-        entry, why = ctx.load_cache.lookup(identity)
-    prepare: Callable[[], None] | None = None
-    if entry is not None:
-        ir = from_dict(entry.ir)
-        code: CodeProvider = _table_code(entry)
-        prepare = _importer(spec, ctx.root, ir, entry.files)
-    else:
-        ir, code = _load(spec, params, identity, target, ctx)
     report = run_ir(
-        ir,
+        loaded.ir,
         root=ctx.root,
         store=ctx.store,
-        code=code,
+        code=loaded.code,
         options=ctx.options,
-        prepare=prepare,
+        prepare=loaded.prepare,
         on_event=ctx.on_event,
     )
     return TargetResult(
@@ -211,7 +198,7 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
         "axl_workflow",
         OK if report.ok else FAILED,
         report,
-        "cached" if entry else why,
+        loaded.why,
     )
 
 
@@ -255,83 +242,3 @@ def target_params(target: Target) -> Path | None:
             line=target.line,
         )
     return path
-
-
-def _table_code(entry: Entry) -> CodeProvider:
-    def code(node: Any) -> dict[str, str]:
-        return entry.code_of(node.name)
-
-    return code
-
-
-def _importer(
-    spec: str, root: Path, ir: IRWorkflow, files: dict[str, str | None]
-) -> Callable[[], None]:
-    """Imports the workflow module for steps that must run, checking that what gets compiled
-    is what the cached keys were computed from (a source could change during the build)."""
-
-    def prepare() -> None:
-        cls = _loader.load_workflow(spec, root)
-        if (cls.__module__, cls.__qualname__) != (ir.module, ir.qualname):
-            raise LoadError(
-                f"{spec} loaded as {cls.__module__}.{cls.__qualname__}, but the cached load "
-                f"was {ir.module}.{ir.qualname}",
-                hint="run the build again (add --no-cache if this repeats)",
-            )
-        for path, digest in files.items():
-            source = _loader.SOURCES.get(path)
-            if source is not None and bytes_digest(source) != digest:
-                raise LoadError(
-                    f"{display_path(Path(path))} changed while axl was building",
-                    hint="run the build again",
-                )
-
-    return prepare
-
-
-def _load(
-    spec: str, params: Path | None, identity: dict[str, Any], target: Target, ctx: TargetContext
-) -> tuple[IRWorkflow, CodeProvider]:
-    """A real load: import, trace, hash; then record it in the load cache."""
-    from axl._params import load_params
-    from axl.exec._session import live_code
-    from axl.ir import build_ir
-
-    cache = ctx.load_cache
-    # Digests taken before reading: if a file changes during the load, the next build reloads.
-    before: dict[str, str | None] = {}
-    if cache is not None:
-        for path in (params, target.file, ctx.root / "uv.lock"):
-            if path is not None:
-                before[str(path)] = cache.digest(str(path))
-    cls = _loader.load_workflow(spec, ctx.root)
-    overrides = load_params(params) if params is not None else None
-    ir = build_ir(cls, overrides, display_path(params) if params else None)
-    live, index = live_code(cls, ctx.root)
-    tables: dict[str, dict[str, str]] = {}
-    for node in ir.nodes:
-        try:
-            tables[node.name] = live(node)
-        except Exception:  # noqa: BLE001 - the engine reports it as that step's error
-            return ir, live  # not cached: the next build must load (and report) again
-    if cache is not None:
-        files = {**before, **_source_files(cls, ctx.root, cache), **index.files}
-        cache.store(Entry.make(identity, files, to_dict(ir), tables))
-    return ir, live
-
-
-def _source_files(cls: type, root: Path, cache: LoadCache) -> dict[str, str | None]:
-    """Every source the load compiled or ran: project modules (by the bytes compiled), the
-    modules of the workflow's classes, and axl's own modules (they shape IR and code keys)."""
-    files: dict[str, str | None] = {
-        path: bytes_digest(data) for path, data in _loader.SOURCES.items()
-    }
-    modules = [getattr(c, "__module__", "") for c in cls.__mro__]
-    modules += [m for m in list(sys.modules) if m == "axl" or m.startswith("axl.")]
-    for name in modules:
-        file = getattr(sys.modules.get(name), "__file__", None)
-        if file and file.endswith(".py"):
-            path = str(Path(file).resolve())
-            if path not in files:
-                files[path] = cache.digest(path)
-    return files

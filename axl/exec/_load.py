@@ -1,0 +1,155 @@
+"""Loading a workflow through the load cache (shared by ``axl build`` and ``axl run local``).
+
+While none of the files an earlier load read has changed, the IR and each step's code key part
+come from :mod:`axl.graph._loadcache` and the user's module is imported only if some step must
+actually run (``prepare``). Otherwise the module is imported, traced and hashed, and the result is
+stored for next time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from axl import _loader
+from axl.errors import LoadError
+from axl.exec._engine import CodeProvider
+from axl.graph._buildfile import display_path
+from axl.graph._loadcache import Entry, LoadCache, identity_of
+from axl.hashing import bytes_digest
+from axl.ir import IRWorkflow, from_dict, to_dict
+
+
+@dataclass
+class Loaded:
+    """A workflow ready for the engine. ``why``: "cached", or why it was loaded again."""
+
+    ir: IRWorkflow
+    code: CodeProvider
+    prepare: Callable[[], None] | None
+    why: str
+
+
+def load_cached(
+    spec: str,
+    params: Path | None,
+    *,
+    label: str,
+    extra_files: Sequence[Path],
+    root: Path,
+    cache: LoadCache | None,
+    no_cache: bool = False,
+) -> Loaded:
+    """Load ``spec`` with ``params``, reusing a cached load whose sources are unchanged.
+
+    Args:
+        spec: ``/abs/file.py:Class`` or ``module:Class``.
+        params: The params file, if any.
+        label: What names this load in the cache (a target label, or the ``-m`` spec).
+        extra_files: Further files whose change must force a reload (the BUILD file).
+        root: The workspace root.
+        cache: The load cache (``None``: always load).
+        no_cache: Load again even if the cache holds the load.
+    """
+    identity = identity_of(
+        label=label, workflow=spec, params=str(params) if params else None, root=str(root)
+    )
+    entry: Entry | None = None
+    if cache is None:
+        why = "the load cache is off"
+    elif no_cache:
+        why = "--no-cache was given"
+    else:
+        entry, why = cache.lookup(identity)
+    if entry is not None:
+        ir = from_dict(entry.ir)
+        return Loaded(ir, _table_code(entry), _importer(spec, root, ir, entry.files), "cached")
+    ir, code = _load(spec, params, identity, extra_files, root, cache)
+    return Loaded(ir, code, None, why)
+
+
+def _table_code(entry: Entry) -> CodeProvider:
+    def code(node: Any) -> dict[str, str]:
+        return entry.code_of(node.name)
+
+    return code
+
+
+def _importer(
+    spec: str, root: Path, ir: IRWorkflow, files: dict[str, str | None]
+) -> Callable[[], None]:
+    """Imports the workflow module for steps that must run, checking that what gets compiled
+    is what the cached keys were computed from (a source could change during the build)."""
+
+    def prepare() -> None:
+        cls = _loader.load_workflow(spec, root)
+        if (cls.__module__, cls.__qualname__) != (ir.module, ir.qualname):
+            raise LoadError(
+                f"{spec} loaded as {cls.__module__}.{cls.__qualname__}, but the cached load "
+                f"was {ir.module}.{ir.qualname}",
+                hint="run the build again (add --no-cache if this repeats)",
+            )
+        for path, digest in files.items():
+            source = _loader.SOURCES.get(path)
+            if source is not None and bytes_digest(source) != digest:
+                raise LoadError(
+                    f"{display_path(Path(path))} changed while axl was building",
+                    hint="run the build again",
+                )
+
+    return prepare
+
+
+def _load(
+    spec: str,
+    params: Path | None,
+    identity: dict[str, Any],
+    extra_files: Sequence[Path],
+    root: Path,
+    cache: LoadCache | None,
+) -> tuple[IRWorkflow, CodeProvider]:
+    """A real load: import, trace, hash; then record it in the load cache."""
+    from axl._params import load_params
+    from axl.exec._session import live_code
+    from axl.ir import build_ir
+
+    # Digests taken before reading: if a file changes during the load, the next build reloads.
+    before: dict[str, str | None] = {}
+    if cache is not None:
+        for path in (params, *extra_files, root / "uv.lock"):
+            if path is not None:
+                before[str(path)] = cache.digest(str(path))
+    cls = _loader.load_workflow(spec, root)
+    overrides = load_params(params) if params is not None else None
+    ir = build_ir(cls, overrides, display_path(params) if params else None)
+    live, index = live_code(cls, root)
+    tables: dict[str, dict[str, str]] = {}
+    for node in ir.nodes:
+        try:
+            tables[node.name] = live(node)
+        except Exception:  # noqa: BLE001 - the engine reports it as that step's error
+            return ir, live  # not cached: the next build must load (and report) again
+    if cache is not None:
+        files = {**before, **_source_files(cls, root, cache), **index.files}
+        cache.store(Entry.make(identity, files, to_dict(ir), tables))
+    return ir, live
+
+
+def _source_files(cls: type, root: Path, cache: LoadCache) -> dict[str, str | None]:
+    """Every source the load compiled or ran: project modules (by the bytes compiled), the
+    modules of the workflow's classes, and axl's own modules (they shape IR and code keys)."""
+    files: dict[str, str | None] = {
+        path: bytes_digest(data) for path, data in _loader.SOURCES.items()
+    }
+    modules = [getattr(c, "__module__", "") for c in cls.__mro__]
+    modules += [m for m in list(sys.modules) if m == "axl" or m.startswith("axl.")]
+    for name in modules:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file and file.endswith(".py"):
+            path = str(Path(file).resolve())
+            if path not in files:
+                files[path] = cache.digest(path)
+    return files
