@@ -159,6 +159,18 @@ def test_a_remote_cache_serves_a_run_on_an_empty_local_cache(flow: SimpleNamespa
     assert _new_marks(flow.root, again) == []
     assert digests_of(outputs) == digests_of(outputs_of(first.all_events))
 
+    # A step that misses on a machine whose cache lacks its inputs gets them from the remote.
+    evens, xs = first.output_for_node("split", "evens"), first.output_for_node("make")
+    context = dg.build_op_context(
+        resources={"axl": AxlRunner(cache_dir=str(flow.root / "cache-c"), remote_cache=str(remote))}
+    )
+    report = flow.Flow.report(context, raw=xs, sums_total=evens)
+    assert _new_marks(flow.root, again) == ["report"]
+    value = json.loads(
+        (flow.root / "cache-c" / "cas" / report.digest[:2] / report.digest).read_text()
+    )
+    assert value == {"sums": {"first": 1, "total": [0, 2]}, "raw_bytes": xs.size}
+
 
 def test_a_cache_false_step_runs_every_time(flow: SimpleNamespace) -> None:
     cache = flow.root / "cache-volatile"
