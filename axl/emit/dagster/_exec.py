@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from axl.errors import RunnerError
 from axl.runtime._step import StepOutcome
 
 #: The runner's log levels -> the op log's (the runner's "info" lines are detail).
@@ -120,9 +121,15 @@ def run_subprocess(
         argv.append("--no-cache")
     env = {**os.environ, "AXL_WORKSPACE": str(root)}
     env.pop("AXL_RUN_ID", None)  # results go to --result, not to a run folder of the store
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    try:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+    except OSError as exc:
+        raise RunnerError(
+            f"cannot start the runner with {python}: {exc.strerror or exc}",
+            hint="fix the python of the axl resource's config",
+        ) from None
     assert proc.stdout is not None  # a pipe, as asked
     assert proc.stderr is not None
     errors: list[str] = []

@@ -147,17 +147,23 @@ def run_step(
                 hint=f"use one of {', '.join(RUNNERS)}",
             )
         root = workspace_root(settings.workspace, source)
-        doc, parts = _prepare(manifest, node, inputs, params, root, settings.python)
+        # The key's Python is that of the process running the step's code.
+        python = settings.python if settings.runner == "subprocess" else ""
+        doc, parts = _prepare(manifest, node, inputs, params, root, python)
         store = _open_store(root, settings, log)
     except AxlError as exc:
-        hint = f" (hint: {exc.hint})" if exc.hint else ""
-        raise StepError(node, exc.render() + hint) from None
+        raise _could_not_run(node, exc) from None
     try:
         return _reuse_or_run(doc, node, parts, store, root, settings, log, cache=cache)
     finally:
         close = getattr(store, "close", None)
         if close is not None:
             close()
+
+
+def _could_not_run(node: str, exc: AxlError) -> StepError:
+    hint = f" (hint: {exc.hint})" if exc.hint else ""
+    return StepError(node, exc.render() + hint)
 
 
 def _prepare(
@@ -252,7 +258,7 @@ def _reuse_or_run(
         _fetch_inputs(store, entry)
         outcome = _execute(doc, node, store, root, settings, log)
     except AxlError as exc:
-        raise StepError(node, exc.render()) from None
+        raise _could_not_run(node, exc) from None
     if outcome.status != "ok":
         raise StepError(
             node,
