@@ -15,22 +15,37 @@ if TYPE_CHECKING:
 __all__ = ["app", "main", "run"]
 
 
-def _typer_app() -> typer.Typer:
-    # Imported on first use, not with the package: a warm `axl build` never needs Typer.
-    from axl.cli import (  # noqa: F401 - each registers its commands
-        _bazel,
-        _build,
-        _cache,
-        _compile,
-        _graph,
-        _image,
-        _query,
-        _run,
-        _runs,
-        _validate,
-    )
+#: Which module registers each top-level command. Only the module of the command being run is
+#: imported (a warm build should not pay for importing and wiring every other command); help, a
+#: bare ``axl`` and unknown commands import them all.
+_COMMANDS = {
+    "bazel": "_bazel",
+    "build": "_build",
+    "build-image": "_image",
+    "cache": "_cache",
+    "compile": "_compile",
+    "explain": "_cache",
+    "graph": "_graph",
+    "hash": "_cache",
+    "logs": "_runs",
+    "query": "_query",
+    "report": "_runs",
+    "run": "_run",
+    "runs": "_runs",
+    "show": "_runs",
+    "validate": "_validate",
+}
+
+
+def _typer_app(command: str | None = None) -> typer.Typer:
+    """The Typer app with ``command``'s module registered (all modules when ``None``)."""
+    import importlib
+
     from axl.cli._app import app
 
+    wanted = {_COMMANDS[command]} if command in _COMMANDS else set(_COMMANDS.values())
+    for module in sorted(wanted):
+        importlib.import_module(f"axl.cli.{module}")
     return app
 
 
@@ -54,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fast
     import typer
 
-    app = _typer_app()
+    app = _typer_app(args[0] if args else None)
     try:
         # Without standalone mode, click returns the code of a typer.Exit instead of raising it.
         code = app(args=args, prog_name="axl", standalone_mode=False)

@@ -267,7 +267,8 @@ class _Scheduler:
                 seconds=outcome.seconds,
                 created=time.time(),
                 log_digest=outcome.log_digest,
-                parts=parts.as_dict(),
+                # No key parts here: the run record keeps them for `axl explain`, and every
+                # cache hit parses this record, so it stays small.
                 stamps=stamps_of(store, outcome.outputs),
             )
             if node.cache:

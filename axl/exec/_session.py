@@ -139,20 +139,24 @@ def link_outputs(report: BuildReport, root: Path, store: LocalStore) -> Path:
     ``workspace/<workflow>`` pointing at the latest build of that workflow."""
     base = root / OUTPUT_DIR
     view = base / report.hash
+    # Strings, not Paths: a null build of thousands of steps checks thousands of links.
+    view_str = str(view)
     for step in report.steps.values():
         for name, rec in step.outputs.items():
             suffix = f".{rec.extension}" if rec.extension else ""
-            _symlink(store.blob_path(rec.digest), view / step.name / f"{name}{suffix}")
-    _symlink(Path(report.hash), base / report.workflow)
+            _symlink(
+                str(store.blob_path(rec.digest)), f"{view_str}/{step.name}/{name}{suffix}"
+            )
+    _symlink(report.hash, f"{base}/{report.workflow}")
     return view
 
 
-def _symlink(target: Path, link: Path) -> None:
+def _symlink(target: str, link: str) -> None:
     with contextlib.suppress(OSError):
-        if os.readlink(link) == str(target):
+        if os.readlink(link) == target:
             return
-    link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.{secrets.token_hex(4)}")
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    tmp = f"{os.path.dirname(link)}/.{os.path.basename(link)}.{secrets.token_hex(4)}"
     os.symlink(target, tmp)
     os.replace(tmp, link)
 

@@ -239,7 +239,8 @@ class IRWorkflow:
 
     def compute_hash(self) -> str:
         """The workflow's digest: BLAKE3 over its canonical form (see :mod:`axl.hashing`)."""
-        from axl.hashing import key_digest
+        from axl.hashing import trusted_key_digest
         from axl.ir._json import to_dict
 
-        return key_digest("workflow-ir", to_dict(self))
+        # Canonical by construction: constants and params were checked when traced or loaded.
+        return trusted_key_digest("workflow-ir", to_dict(self))
