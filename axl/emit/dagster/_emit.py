@@ -31,7 +31,7 @@ from axl.emit.dagster._pysrc import (
     signature,
     string,
 )
-from axl.ir import IRNode, IRWorkflow
+from axl.ir import IRNode
 
 #: What the generated module imports from axl.
 RUNTIME = "axl.emit.dagster.runtime"
@@ -68,13 +68,11 @@ def emit_module(bundle: WorkflowBundle) -> DagsterModule:
     from axl.runtime._manifest import emit_manifest
 
     ir = bundle.ir
+    # The environment names only the lockfile, so no key is computed here: the op completes
+    # the environment with the Python and platform of the process running the step.
     manifest = emit_manifest(
         ir, code=bundle.code_of, environment=bundle.environment, sources=bundle.sources
     )
-    for entry in manifest["steps"].values():
-        # The key's environment part is completed where the op runs (Python, platform), so a
-        # key computed here would be wrong there; the runtime computes it.
-        entry["key"] = None
     names = _names(ir.nodes, ir.name)
     warnings: list[str] = []
     out: list[str] = _header(ir.name, ir.module, ir.qualname)
@@ -93,7 +91,7 @@ def emit_module(bundle: WorkflowBundle) -> DagsterModule:
         out += ["", "", *_op(node, manifest["steps"][node.name], names, warnings)]
     out += ["", "", *_job(ir.name, ir.nodes, manifest["steps"], names)]
     out += ["", "", f"defs = dg.Definitions(jobs=[{names.job}])", ""]
-    out += _manifest_block(ir, manifest)
+    out += _manifest_block(manifest)
     return DagsterModule("\n".join(out) + "\n", names.job, tuple(warnings))
 
 
@@ -266,14 +264,10 @@ def _job(
     return out
 
 
-def _manifest_block(ir: IRWorkflow, manifest: dict[str, Any]) -> list[str]:
-    # Steps with cache=False, unless the manifest's entries say so themselves.
-    steps = manifest["steps"]
-    uncached = [n.name for n in ir.nodes if not n.cache and "cache" not in steps[n.name]]
-    extra: dict[str, Expr] = {"uncached": literal(uncached)} if uncached else {}
+def _manifest_block(manifest: dict[str, Any]) -> list[str]:
     return [
         "# What the axl runner runs for each op: the workflow's IO manifest (runner/SPEC.md),",
         "# pinned to the sources, code and uv.lock compiled.",
         "# ruff: noqa: E501 (digests and paths make some of its lines long)",
-        *lines(call("Manifest", Atom("__file__"), literal(manifest), **extra), 0, "MANIFEST = "),
+        *lines(call("Manifest", Atom("__file__"), literal(manifest)), 0, "MANIFEST = "),
     ]

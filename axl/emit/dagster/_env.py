@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,10 +69,9 @@ def interpreter(python: str = "") -> dict[str, str]:
     """The environment key part's Python and platform (as ``axl.graph.environment_part``) of
     the interpreter that runs the step."""
     if not python or python == sys.executable:
-        return {
-            "python": ".".join(map(str, sys.version_info[:2])),
-            "platform": f"{sys.platform}-{platform.machine()}",
-        }
+        from axl.runtime._cache import interpreter_environment
+
+        return interpreter_environment()
     import json
     import subprocess
 

@@ -7,7 +7,6 @@ record to a file, and logs JSON lines, which :class:`LogStream` turns into the o
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -74,15 +73,6 @@ class LogStream(io.TextIOBase):
         self.log(_LEVELS.get(str(record.get("level")), "info"), text)
 
 
-def runner_caches() -> bool:
-    """Whether this axl's runner keeps an action cache of its own. The op keeps the cache
-    itself (it looks the key up before starting the runner, and records the result), so such a
-    runner is told not to, as the local engine's subprocess mode does."""
-    from axl.runtime._runner import RunRequest
-
-    return "cache" in {f.name for f in dataclasses.fields(RunRequest)}
-
-
 def run_in_process(
     manifest: Path, node: str, store: Path, result: Path, root: Path, stream: LogStream
 ) -> StepOutcome:
@@ -91,12 +81,11 @@ def run_in_process(
     from axl.runtime._runner import RunRequest, run
     from axl.runtime._subprocess import outcome_of
 
+    # cache=False: the op keeps the action cache itself (it looked the key up before starting
+    # the runner, and records the result), as the local engine's subprocess mode does.
     request = RunRequest(
-        manifest=manifest, step=node, store=str(store), result=result, workspace=root
+        manifest=manifest, step=node, store=str(store), result=result, workspace=root, cache=False
     )
-    if runner_caches():
-        no_cache: dict[str, Any] = {"cache": False}  # a field older runners lack
-        request = dataclasses.replace(request, **no_cache)
     code = run(request, JsonLog(cast(TextIO, stream)))
     stream.flush()
     return outcome_of(code, result, "", "")
@@ -117,8 +106,7 @@ def run_subprocess(
 
     argv = [python, "-m", "axl.runtime", "--manifest", str(manifest), "--step", node]
     argv += ["--store", str(store), "--result", str(result), "--workspace", str(root)]
-    if runner_caches():
-        argv.append("--no-cache")
+    argv.append("--no-cache")  # the op keeps the action cache (see run_in_process)
     env = {**os.environ, "AXL_WORKSPACE": str(root)}
     env.pop("AXL_RUN_ID", None)  # results go to --result, not to a run folder of the store
     try:

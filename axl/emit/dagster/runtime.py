@@ -12,7 +12,7 @@ This module imports Dagster: only generated modules import it, never ``import ax
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +29,15 @@ class Manifest:
     Args:
         source: The generated module's ``__file__`` (its workspace is looked for above it).
         data: The manifest (``runner/manifest.schema.json``).
-        uncached: Steps declared with ``cache=False``: always run, never recorded.
     """
 
-    def __init__(
-        self, source: str, data: Mapping[str, Any], *, uncached: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, source: str, data: Mapping[str, Any]) -> None:
         self.source = source
         self.data = data
-        self.uncached = frozenset(uncached)
 
     def cached(self, node: str) -> bool:
         """Whether step ``node``'s results may be reused and recorded (not ``cache=False``)."""
-        entry = self.data.get("steps", {}).get(node, {})
-        return node not in self.uncached and entry.get("cache") is not False
+        return self.data.get("steps", {}).get(node, {}).get("cache") is not False
 
 
 class AxlRunner(dg.ConfigurableResource):  # type: ignore[type-arg] # its own factory
