@@ -98,3 +98,33 @@ def prepared(
     finally:
         if plans is not None:
             plans.save()
+
+
+CHURN = "examples/churn_workflow.py:ChurnWorkflow"
+#: The churn example needs scikit-learn, which axl's own pyproject has only in its (large) dev
+#: group; the churn workspace declares it in a group of its own, as a user project would.
+CHURN_GROUP = '\nchurn = ["scikit-learn>=1.4"]\n'
+#: What ``axl build-image`` needs besides --base for the churn workspace.
+CHURN_ARGS = ("--tag", "axl-test/churn", "--extra", "data", "--group", "churn")
+
+
+def make_churn_workspace(root: Path) -> Path:
+    """axl's own workspace trimmed to what the churn image needs, with a ``churn`` group.
+
+    axl is the project (installed from the code layer), the churn example is the workflow.
+    """
+    repo = Path(__file__).resolve().parent.parent
+    root.mkdir(parents=True)
+    for name in ("uv.lock", "README.md", "LICENSE"):
+        shutil.copy(repo / name, root / name)
+    text = (repo / "pyproject.toml").read_text()
+    text = text.replace("[dependency-groups]\n", "[dependency-groups]" + CHURN_GROUP, 1)
+    (root / "pyproject.toml").write_text(text)
+    shutil.copytree(repo / "axl", root / "axl", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "runner").mkdir()
+    shutil.copy(repo / "runner" / "manifest.schema.json", root / "runner")
+    (root / "examples").mkdir()
+    shutil.copy(repo / "examples" / "churn_workflow.py", root / "examples")
+    (root / "examples" / "churn.yaml").write_text("n_customers: 1500\nn_estimators: 12\n")
+    lock(root)
+    return root

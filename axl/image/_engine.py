@@ -1,14 +1,13 @@
 """Talking to the Docker engine: cheap questions over its socket, builds through the SDK.
 
 "Is an image with this tag and key here?" is asked on every ``axl build-image``, so it must cost
-milliseconds: on a ``unix://`` engine (the usual case) it is one HTTP request over the socket
-with :mod:`http.client`. Building, pulling and pushing go through the ``docker`` SDK (the
-``docker`` extra), imported only then; so does everything on ``tcp://``/``ssh://`` engines.
+milliseconds: on a ``unix://`` engine (the usual case) it is one HTTP request over the socket.
+Building, pulling and pushing go through the ``docker`` SDK (the ``docker`` extra), imported
+only then; so does everything on ``tcp://``/``ssh://`` engines.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -33,16 +32,25 @@ def unreachable(host: str, reason: object) -> ImageError:
     )
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+def _unix_request(path: str, method: str, target: str, timeout: float = 30) -> tuple[int, bytes]:
+    """One HTTP/1.0 request over a Unix socket: ``(status, body)``.
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+    HTTP/1.0, so the engine answers with a plain body and closes the connection (no chunked
+    encoding, no keep-alive); :mod:`http.client` would do the same at several times the import
+    cost, and this runs on every ``axl build-image``.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(f"{method} {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise OSError(f"unexpected answer from the engine: {head[:80]!r}")
+    return int(status_line[1]), body
 
 
 class Engine:
@@ -57,15 +65,10 @@ class Engine:
     def _request(self, method: str, path: str) -> tuple[int, bytes]:
         if not self.host.startswith("unix://"):
             raise NotImplementedError
-        conn = _UnixConnection(self.host.removeprefix("unix://"), timeout=30)
         try:
-            conn.request(method, path, headers={"Host": "docker"})
-            response = conn.getresponse()
-            return response.status, response.read()
+            return _unix_request(self.host.removeprefix("unix://"), method, path)
         except OSError as exc:
             raise unreachable(self.host, exc) from None
-        finally:
-            conn.close()
 
     def inspect(self, reference: str) -> dict[str, Any] | None:
         """``docker image inspect REFERENCE``, or ``None`` when the engine has no such image."""
