@@ -40,6 +40,7 @@ class LocalStore:
         for folder in (self.cas_dir, self.ac_dir, self.tmp_dir, self.runs_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self._trusted: dict[str, tuple[int, int, int]] = {}
+        self._made: set[str] = set()
         self._cas = str(self.cas_dir)
         self._ac = str(self.ac_dir)
 
@@ -103,7 +104,7 @@ class LocalStore:
         if self.has_blob(digest, size):
             src.unlink()
             return digest, size
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(dest.parent)
         os.chmod(src, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         os.replace(src, dest)
         st = dest.stat()
@@ -153,8 +154,15 @@ class LocalStore:
     def put_record(self, record: ActionResult) -> None:
         """Store ``record`` under its key (atomically)."""
         path = self.record_path(record.key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(path.parent)
         write_atomic(path, record.to_bytes(), self.tmp_dir)
+
+    def _ensure_dir(self, folder: Path) -> None:
+        # Each shard folder is made once per process, not checked on every write.
+        key = str(folder)
+        if key not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(key)
 
     def touch_record(self, key: str) -> None:
         """Mark a record as used now (least-recently-used garbage collection reads this)."""

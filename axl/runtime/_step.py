@@ -78,15 +78,13 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
     """Run ``task`` and store its outputs in ``store``. Never raises for step failures."""
     started = time.perf_counter()
     buffer = _io.StringIO()
-    work = store.tmp_folder()
+    work = _Work(store)
     try:
         try:
             cls = resolve_class(task.workflow_module, task.workflow_qualname)
             step_def = cls.steps()[task.step]
             instance = cls()
-            kwargs = {
-                name: _load(arg, store, work / "inputs", name) for name, arg in task.args.items()
-            }
+            kwargs = {name: _load(arg, store, work, name) for name, arg in task.args.items()}
         except _RunnerProblem as exc:
             return StepOutcome("error", error=str(exc), seconds=time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - anything here means axl could not set up
@@ -102,7 +100,7 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
             except Exception as exc:  # noqa: BLE001 - the step's own failure, reported as such
                 return _failed(task, exc, started, buffer, store, user_tb=True)
         try:
-            outputs = _save_all(task, value, store, work)
+            outputs = _save_all(task, value, store)
         except _RunnerProblem as exc:
             return StepOutcome(
                 "failed",
@@ -122,9 +120,30 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
             logs=logs,
         )
     finally:
-        import shutil
+        work.remove()
 
-        shutil.rmtree(work, ignore_errors=True)
+
+class _Work:
+    """The task's scratch folder, made only when needed (path-mode inputs): creating and removing
+    a folder per step costs milliseconds on some filesystems, more than a small step itself."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self._store = store
+        self._path: Path | None = None
+
+    @property
+    def inputs(self) -> Path:
+        if self._path is None:
+            self._path = self._store.tmp_folder()
+        folder = self._path / "inputs"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def remove(self) -> None:
+        if self._path is not None:
+            import shutil
+
+            shutil.rmtree(self._path, ignore_errors=True)
 
 
 def _failed(
@@ -153,13 +172,13 @@ def _failed(
     )
 
 
-def _load(arg: Any, store: LocalStore, folder: Path, name: str) -> Any:
+def _load(arg: Any, store: LocalStore, work: _Work, name: str) -> Any:
     if "const" in arg:
         return arg["const"]
     if "list" in arg:
-        return [_load(a, store, folder, f"{name}-{i}") for i, a in enumerate(arg["list"])]
+        return [_load(a, store, work, f"{name}-{i}") for i, a in enumerate(arg["list"])]
     if "dict" in arg:
-        return {k: _load(a, store, folder, f"{name}-{k}") for k, a in arg["dict"].items()}
+        return {k: _load(a, store, work, f"{name}-{k}") for k, a in arg["dict"].items()}
     spec = arg["input"]
     blob = store.blob_path(spec["digest"])
     if not blob.exists():
@@ -169,7 +188,7 @@ def _load(arg: Any, store: LocalStore, folder: Path, name: str) -> Any:
     if spec["mode"] == "path":
         # A link whose name carries the handler's extension: tools that sniff extensions work,
         # and the blob itself stays read-only.
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = work.inputs
         ext = f".{spec['extension']}" if spec["extension"] else ""
         link = folder / f"{name}{ext}"
         os.symlink(blob, link)
@@ -187,7 +206,7 @@ def _load(arg: Any, store: LocalStore, folder: Path, name: str) -> Any:
         ) from None
 
 
-def _save_all(task: StepTask, value: Any, store: LocalStore, work: Path) -> dict[str, OutputRecord]:
+def _save_all(task: StepTask, value: Any, store: LocalStore) -> dict[str, OutputRecord]:
     names = [name for name, _ in task.outputs]
     if task.multi:
         if isinstance(value, dict):
@@ -209,7 +228,7 @@ def _save_all(task: StepTask, value: Any, store: LocalStore, work: Path) -> dict
         values = {names[0]: value}
     records: dict[str, OutputRecord] = {}
     for name, declared in task.outputs:
-        records[name] = save_value(values[name], declared, task.default_handler, store, work)
+        records[name] = save_value(values[name], declared, task.default_handler, store)
     return records
 
 
