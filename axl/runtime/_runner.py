@@ -106,11 +106,11 @@ def run(request: RunRequest, log: JsonLog) -> int:
         store = open_artifact_store(request.store) if request.store else None
         log.note("start", manifest=str(request.manifest), store=request.store)
         # The step's own cache=False, or a caller that keeps the cache itself, opts out.
-        cached = request.cache and entry.get("cache", True)
+        use_cache = request.cache and entry.get("cache", True)
         with (
             _work_store(store) as work,
             open_step_cache(
-                cached, request.workspace, work, log, request.remote_cache, request.remote_upload
+                use_cache, request.workspace, work, log, request.remote_cache, request.remote_upload
             ) as cache,
         ):
             outcome, parts = _run_entry(request, manifest, entry, store, work, cache, result, log)
