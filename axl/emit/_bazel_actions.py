@@ -191,6 +191,10 @@ def run_step(*, manifest: Path, step: str, inputs: Path, outputs: Path, srcs: Se
             str(result),
             "--workspace",
             str(root),
+            # Bazel is the cache here: the runner must not consult axl's (a remote set in
+            # pyproject.toml would reach the network from inside an action, and a "cached" flag
+            # in the result record would make Bazel rerun whatever reads it).
+            "--no-cache",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AXL_")}
         # Run from the staged root: `python -m` puts the current folder on sys.path, and the
