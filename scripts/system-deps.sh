@@ -3,7 +3,6 @@
 # is already there is not installed again, so a warm machine spends no time here.
 set -euo pipefail
 want=()
-for pkg in "$@"; do :; done
 need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
 need nginx nginx-light
 need dot graphviz        # axl graph --format svg|png, the DAG in axl report
