@@ -121,8 +121,9 @@ def make_churn_workspace(root: Path) -> Path:
     text = text.replace("[dependency-groups]\n", "[dependency-groups]" + CHURN_GROUP, 1)
     (root / "pyproject.toml").write_text(text)
     shutil.copytree(repo / "axl", root / "axl", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "runner").mkdir()
-    shutil.copy(repo / "runner" / "manifest.schema.json", root / "runner")
+    for name in ("runner/manifest.schema.json", "images/Dockerfile.workflow.tmpl"):
+        (root / name).parent.mkdir(exist_ok=True)
+        shutil.copy(repo / name, root / name)  # hatch force-includes them into axl's wheel
     (root / "examples").mkdir()
     shutil.copy(repo / "examples" / "churn_workflow.py", root / "examples")
     (root / "examples" / "churn.yaml").write_text("n_customers: 1500\nn_estimators: 12\n")

@@ -76,6 +76,9 @@ def test_a_requirements_file_must_exist(ws: Path) -> None:
     image = prepared(ws)
     assert image.rendered.files["deps/requirements.txt"] == "reqs/prod.txt"
     assert environment_part(_ir(ws), ws)["dependencies"].startswith("reqs/prod.txt:")
+    (ws / "reqs" / "prod.txt").write_text("six\n-r base.txt\n")
+    with pytest.raises(UsageError, match=r"prod.txt line 2 refers to another file .*\(-r\)"):
+        prepared(ws)
 
 
 def test_baking_needs_the_lockfile_a_local_run_does_not(ws: Path) -> None:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from axl.emit.image import DEFAULT_BASE, SOURCE_DATE_EPOCH, ImageSpec, Rendered, render
+from axl.emit.image import DEFAULT_BASE, ImageSpec, Rendered, render
 from axl.errors import UsageError
 from axl.hashing import bytes_digest
 from axl.hashing import file_digest as _plain_digest
+from axl.image._dockerbuild import run_build
 from axl.image._engine import Engine
-from axl.image._errors import ImageError
 from axl.image._key import KEY_LABEL, PROXY_ARGS, image_key, key_tag
 from axl.image._plan import PlanCache, WorkflowPlan, workflow_plan
 from axl.image._result import BuildLog, ImageResult
@@ -140,6 +140,8 @@ def image_spec(plan: WorkflowPlan, options: ImageOptions, root: Path) -> ImageSp
         install = is_installable(pyproject)
         if install:
             code.update(project_files(root, pyproject))
+    elif plan.deps_kind == "file":
+        _check_requirements_file(root / plan.deps_files[0])
     code.update(expand(root, list(options.include), what="include"))
     declared = [n for n in options.build_args if n not in PROXY_ARGS and n != "SOURCE_DATE_EPOCH"]
     return ImageSpec(
@@ -157,6 +159,23 @@ def image_spec(plan: WorkflowPlan, options: ImageOptions, root: Path) -> ImageSp
         build_args=tuple(declared),
         ca_bundle=options.ca_bundle is not None,
     )
+
+
+def _check_requirements_file(path: Path) -> None:
+    """Refuse a requirements file that names other files: the image gets this file alone.
+
+    Raises:
+        UsageError: A ``-r``/``-c``/``-e`` line.
+    """
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        word = line.strip().split(maxsplit=1)[0] if line.strip() else ""
+        if word.startswith(("-r", "--requirement", "-c", "--constraint", "-e", "--editable")):
+            raise UsageError(
+                f"{path.name} line {number} refers to another file or folder ({word})",
+                hint="an image bakes the requirements file alone: list the requirements in it",
+                file=path,
+                line=number,
+            )
 
 
 def build_image(
@@ -205,7 +224,7 @@ def build_image(
             info = engine.find_labelled(KEY_LABEL, key)
         log: BuildLog | None = None
         if info is None:
-            log = _build(engine, rendered, root, digests, options, plan, key, tags[0], on_line)
+            log = run_build(engine, rendered, root, digests, options, plan, key, tags[0], on_line)
             info = engine.inspect(tags[0]) or {}
         for ref in tags:
             if ref not in (info.get("RepoTags") or []):
@@ -315,89 +334,3 @@ def _known_digest(info: dict[str, Any], repo: str) -> str | None:
         if str(ref).rpartition("@")[0] == repo:
             return str(ref)
     return None
-
-
-def _build(
-    engine: Engine,
-    rendered: Rendered,
-    root: Path,
-    digests: dict[str, str],
-    options: ImageOptions,
-    plan: WorkflowPlan,
-    key: str,
-    tag: str,
-    on_line: LineHook | None,
-) -> BuildLog:
-    """Send the context to the engine and follow the build.
-
-    Raises:
-        ImageError: The build failed: the failing step and its last output lines.
-    """
-    import docker
-
-    from axl.image._context import write_context
-
-    sources = {arc: root / rel for arc, rel in rendered.files.items()}
-    generated = {**rendered.generated, "Dockerfile": rendered.dockerfile.encode()}
-    if rendered.ca_arcname and options.ca_bundle:
-        sources[rendered.ca_arcname] = Path(options.ca_bundle)
-    labels = {
-        KEY_LABEL: key,
-        "axl.image.workflow": plan.name,
-        "axl.image.entry": plan.entry,
-        "axl.image.dependencies": plan.deps_entry,
-    }
-    log = BuildLog()
-    context = write_context(sources, generated, mtime=SOURCE_DATE_EPOCH, digests=digests)
-    error: str | None = None
-    try:
-        stream = engine.client().api.build(
-            fileobj=context,
-            custom_context=True,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            labels=labels,
-            buildargs=dict(options.build_args) or None,
-            network_mode=options.network,
-            decode=True,
-            dockerfile="Dockerfile",
-        )
-        for chunk in stream:
-            if "stream" in chunk:
-                for line in log.feed(str(chunk["stream"])):
-                    if on_line is not None:
-                        on_line(line)
-            elif "error" in chunk:
-                error = str(chunk["error"]).strip()
-    except docker.errors.DockerException as exc:
-        error = str(getattr(exc, "explanation", None) or exc)
-    finally:
-        context.close()
-    log.finish()
-    if error is not None:
-        raise _failed(tag, log, error)
-    return log
-
-
-def _failed(tag: str, log: BuildLog, error: str) -> ImageError:
-    step = log.steps[-1] if log.steps else None
-    where = f" at step {step.number} ({_short(step.instruction)})" if step else ""
-    output = "\n".join(f"  | {line}" for line in log.failing_output())
-    text = (error + "\n" + output).lower()
-    if "unable to locate package" in text or "has no installation candidate" in text:
-        hint = "check the --system-package names (Debian packages of the base image's release)"
-    elif "name resolution" in text or "dns error" in text or "could not resolve" in text:
-        hint = "the build has no network: on an engine without a bridge pass --network host"
-    elif "certificate" in text or "unknownissuer" in text:
-        hint = "TLS is intercepted on this network: pass --ca-bundle with the proxy's CA bundle"
-    elif step is not None and "uv sync" in step.instruction:
-        hint = "uv could not install uv.lock: check it with `uv sync --frozen` on this machine"
-    else:
-        hint = "the lines above are the end of the failing step's output"
-    message = f"building {tag} failed{where}: {error}"
-    return ImageError(message + ("\n" + output if output else ""), hint=hint)
-
-
-def _short(instruction: str, limit: int = 90) -> str:
-    return instruction if len(instruction) <= limit else instruction[: limit - 3] + "..."
