@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +25,14 @@ class Result:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty workspace (a folder with pyproject.toml and uv.lock) as the current folder."""
     root = tmp_path / "ws"
     root.mkdir()
     (root / "pyproject.toml").write_text('[project]\nname = "ws"\nversion = "0"\n')
     (root / "uv.lock").write_text("version = 1\n")
     monkeypatch.chdir(root)
-    yield root
+    return root
 
 
 def write(path: Path, text: str) -> Path:

@@ -8,8 +8,6 @@ README tells users to submit) is the churn golden's twin. Both change only with 
 
 from __future__ import annotations
 
-import difflib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,13 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO
+from golden_files import REGENERATE, check_golden
 
 from axl.emit import write_output
 from axl.emit.argo import check, dump_yaml
 
 GOLDEN = REPO / "tests" / "golden" / "argo"
 EXAMPLE = REPO / "examples" / "churn_argo.yaml"
-REGENERATE = os.environ.get("AXL_REGENERATE_GOLDEN") == "1"
 PINNED = "registry.example.com/axl-churn@sha256:" + "0123456789abcdef" * 4
 
 #: Case name -> `axl compile` arguments, run from the repository root. Add each new example here.
@@ -67,21 +65,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _compare(expected_path: Path, actual: bytes, what: str) -> None:
-    assert expected_path.is_file(), f"{expected_path} is missing: run `make golden`, review it"
-    expected = expected_path.read_bytes()
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.decode().splitlines(keepends=True),
-                actual.decode().splitlines(keepends=True),
-                str(expected_path.relative_to(REPO)),
-                what,
-                n=2,
-            )
-        )
-        pytest.fail(
-            f"{what} differs from {expected_path.name}; if intended, run `make golden`:\n{diff}"
-        )
+    check_golden(expected_path, actual, what)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -7,16 +7,14 @@ Each test works in a copy of the repository's examples laid out as a Bazel works
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import REPO, axl, write
+from golden_files import check_golden
 
 GOLDEN = REPO / "tests" / "golden" / "bazel"
-REGENERATE = os.environ.get("AXL_REGENERATE_GOLDEN") == "1"
 EXAMPLES = ("BUILD", "churn_workflow.py", "churn.yaml", "tiny.py", "fanout.py")
 CASES = ("churn", "tiny", "fanout")
 
@@ -52,16 +50,7 @@ def test_golden_bazel(ws: Path, case: str) -> None:
     assert done.code == 0, done.err
     assert done.out == f"wrote examples/{case}.bazel/BUILD.bazel ({_steps(case)} steps)\n"
     actual = _generated(ws, case).read_bytes()
-    golden = GOLDEN / f"{case}.BUILD.bazel"
-    if REGENERATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=golden.parent, prefix=f".{golden.name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(actual)
-        os.replace(tmp, golden)
-        return
-    assert golden.is_file(), f"{golden} is missing: run `make golden` and review the new file"
-    assert actual == golden.read_bytes(), f"{case}: generated BUILD.bazel differs from {golden}"
+    check_golden(GOLDEN / f"{case}.BUILD.bazel", actual, f"axl bazel //examples:{case}")
 
 
 def _steps(case: str) -> int:

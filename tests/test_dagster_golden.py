@@ -9,20 +9,18 @@ examples' code or ``uv.lock`` (the module pins all three) shows up as a reviewed
 from __future__ import annotations
 
 import ast
-import difflib
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import REPO
+from golden_files import REGENERATE, check_golden
 
 from axl.emit import write_output
 
 GOLDEN = REPO / "tests" / "golden" / "dagster"
 EXAMPLE = REPO / "examples" / "churn_dagster.py"
-REGENERATE = os.environ.get("AXL_REGENERATE_GOLDEN") == "1"
 RUFF = Path(sys.executable).with_name("ruff")
 
 #: Case name -> `axl compile` arguments, run from the repository root. Add each new example here.
@@ -47,21 +45,7 @@ def _compile(args: list[str]) -> bytes:
 
 
 def _compare(expected_path: Path, actual: bytes, what: str) -> None:
-    assert expected_path.is_file(), f"{expected_path} is missing: run `make golden`, review it"
-    expected = expected_path.read_bytes()
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.decode().splitlines(keepends=True),
-                actual.decode().splitlines(keepends=True),
-                str(expected_path.relative_to(REPO)),
-                what,
-                n=2,
-            )
-        )
-        pytest.fail(
-            f"{what} differs from {expected_path.name}; if intended, run `make golden`:\n{diff}"
-        )
+    check_golden(expected_path, actual, what)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -49,10 +49,10 @@ class W(Workflow):
         return self.join(self.left(p["a"]), self.right(p["b"]))
 '''
 
-HELPERS = '''
+HELPERS = """
 def inc(v):
     return v + 1
-'''
+"""
 
 
 class Project:
@@ -196,7 +196,7 @@ def test_deleted_blob_is_detected_and_rebuilt(project: Project) -> None:
     assert "stored result was missing" in project.explain("right")
 
 
-FAILING = '''
+FAILING = """
 from axl import Workflow, step
 
 
@@ -221,7 +221,7 @@ class F(Workflow):
     def graph(self):
         g = self.good()
         return self.after(self.bad(g)), self.other(g)
-'''
+"""
 
 
 def test_failures_are_reported_and_completed_steps_stay_cached(workspace: Path) -> None:
@@ -294,7 +294,10 @@ def test_sigkill_mid_run_leaves_no_partial_artifact(workspace: Path) -> None:
     write(workspace / "s.py", SLOW)
     proc = subprocess.Popen(
         [sys.executable, "-m", "axl", "run", "local", "-m", "s.py:S", "--json"],
-        cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     deadline = time.time() + 60
     while not (workspace / "saving").exists():
@@ -322,16 +325,23 @@ def test_two_concurrent_builds_share_one_cache(workspace: Path) -> None:
     write(workspace / "wf.py", WF)
     write(workspace / "helpers.py", HELPERS)
     cmd = [sys.executable, "-m", "axl", "run", "local", "-m", "wf.py:W", "--json"]
-    procs = [subprocess.Popen(cmd, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     reports = [json.loads(o[0]) for o in outs]
     digests = [{k: v["outputs"]["out"]["digest"] for k, v in r["steps"].items()} for r in reports]
     assert digests[0] == digests[1]
     r = axl("cache", "verify", "--json", cwd=workspace)
-    assert json.loads(r.out) == {"bad_blobs": 0, "bad_records": 0,
-                                 "blobs_checked": json.loads(r.out)["blobs_checked"],
-                                 "tmp_removed": json.loads(r.out)["tmp_removed"]}
+    assert json.loads(r.out) == {
+        "bad_blobs": 0,
+        "bad_records": 0,
+        "blobs_checked": json.loads(r.out)["blobs_checked"],
+        "tmp_removed": json.loads(r.out)["tmp_removed"],
+    }
     third = axl("run", "local", "-m", "wf.py:W", "--json", cwd=workspace)
     assert {v["status"] for v in json.loads(third.out)["steps"].values()} == {"cached"}

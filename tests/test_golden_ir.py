@@ -6,7 +6,6 @@ The goldens live in ``tests/golden/ir/<case>.json``. They change only by ``make 
 
 from __future__ import annotations
 
-import difflib
 import os
 import subprocess
 import sys
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from golden_files import check_golden
 
 from axl import ir
 
 GOLDEN = REPO / "tests" / "golden" / "ir"
-REGENERATE = os.environ.get("AXL_REGENERATE_GOLDEN") == "1"
 
 #: Case name -> workflow spec, relative to the repository root. Add each new example here.
 CASES = {
@@ -50,26 +49,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_ir(case: str) -> None:
-    actual = _ir_json(CASES[case])
-    path = GOLDEN / f"{case}.json"
-    if REGENERATE:
-        _write_atomic(path, actual)
-        return
-    assert path.is_file(), f"{path} is missing: run `make golden` and review the new file"
-    expected = path.read_bytes()
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.decode().splitlines(keepends=True),
-                actual.decode().splitlines(keepends=True),
-                f"golden/ir/{case}.json",
-                "axl validate --json",
-            )
-        )
-        pytest.fail(
-            f"IR of {CASES[case]} differs from its golden; if intended, run `make golden`"
-            f" and review the diff:\n{diff}"
-        )
+    check_golden(GOLDEN / f"{case}.json", _ir_json(CASES[case]), "axl validate --json")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

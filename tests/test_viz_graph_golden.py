@@ -8,7 +8,6 @@ They change only with ``make golden`` (``AXL_REGENERATE_GOLDEN=1``), never in CI
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import tempfile
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, axl
+from golden_files import check_golden
 
 GOLDEN = REPO / "tests" / "golden" / "graph"
-REGENERATE = os.environ.get("AXL_REGENERATE_GOLDEN") == "1"
 FORMATS = {"dot": "dot", "mmd": "mermaid"}
 
 #: Case -> (workflow spec inside the copied examples, params file, builds before drawing).
@@ -62,26 +61,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
 @pytest.mark.parametrize("suffix", sorted(FORMATS))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_graph(case: str, suffix: str, drawn: dict[tuple[str, str], bytes]) -> None:
-    actual = drawn[(case, suffix)]
-    path = GOLDEN / f"{case}.{suffix}"
-    if REGENERATE:
-        _write_atomic(path, actual)
-        return
-    assert path.is_file(), f"{path} is missing: run `make golden` and review the new file"
-    expected = path.read_bytes()
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.decode().splitlines(keepends=True),
-                actual.decode().splitlines(keepends=True),
-                f"golden/graph/{case}.{suffix}",
-                f"axl graph -f {FORMATS[suffix]}",
-            )
-        )
-        pytest.fail(
-            f"the {FORMATS[suffix]} graph of {case} differs from its golden; if intended, run"
-            f" `make golden` and review the diff:\n{diff}"
-        )
+    check_golden(
+        GOLDEN / f"{case}.{suffix}", drawn[(case, suffix)], f"axl graph -f {FORMATS[suffix]}"
+    )
 
 
 @pytest.mark.parametrize("suffix", sorted(FORMATS))

@@ -144,9 +144,7 @@ def link_outputs(report: BuildReport, root: Path, store: LocalStore) -> Path:
     for step in report.steps.values():
         for name, rec in step.outputs.items():
             suffix = f".{rec.extension}" if rec.extension else ""
-            _symlink(
-                str(store.blob_path(rec.digest)), f"{view_str}/{step.name}/{name}{suffix}"
-            )
+            _symlink(str(store.blob_path(rec.digest)), f"{view_str}/{step.name}/{name}{suffix}")
     _symlink(report.hash, f"{base}/{report.workflow}")
     return view
 
