@@ -10,13 +10,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps test check lint typecheck demo golden bench build clean
+.PHONY: help setup system-deps test check lint typecheck demo golden bench build clean images
 
 help:
 	@echo "make demo       install what is missing, then build //examples:churn"
 	@echo "make test       install what is missing (incl. system services), then run the whole suite"
 	@echo "make check      fast inner loop: lint, typecheck, tests without the heavy integration ones"
 	@echo "make lint | typecheck | golden | bench | build | clean"
+	@echo "make images     build the runner base image axl-runner:latest (needs Docker)"
 
 # uv is installed with pip when it is missing, so a machine with only Python and pip suffices.
 setup: $(VENV)/.axl-setup
@@ -55,6 +56,18 @@ build: setup
 	rm -rf dist
 	$(UV) build
 	$(VENV)/bin/twine check dist/*
+
+# The runner base image (images/Dockerfile.runner) from axl's wheel and locked requirements.
+# AXL_BUILD_CA_BUNDLE / AXL_BUILD_NETWORK as for `axl build-image`; AXL_RUNNER_BASE: the base.
+images: setup
+	rm -rf build/runner && mkdir -p build/runner/ca build/runner/dist
+	$(UV) build --wheel --out-dir build/runner/dist
+	$(UV) export --frozen --no-dev --no-emit-project --format requirements-txt \
+		--output-file build/runner/requirements.txt
+	cp images/Dockerfile.runner build/runner/Dockerfile
+	if [ -n "$$AXL_BUILD_CA_BUNDLE" ]; then cp "$$AXL_BUILD_CA_BUNDLE" build/runner/ca/ca.crt; fi
+	docker build $${AXL_BUILD_NETWORK:+--network $$AXL_BUILD_NETWORK} \
+		$${AXL_RUNNER_BASE:+--build-arg BASE=$$AXL_RUNNER_BASE} -t axl-runner:latest build/runner
 
 clean:
 	rm -rf $(VENV) .axl dist .mypy_cache .ruff_cache .pytest_cache .services
