@@ -97,3 +97,29 @@ def test_no_engine_is_one_error(ws: Path) -> None:
     )
     assert "error: cannot reach a Docker engine at unix:///nonexistent.sock" in err
     assert "hint: start Docker" in err
+
+
+def test_image_reference_pins_only_a_registry_digest() -> None:
+    """What the Argo target gets from an image target (axl.image.image_reference)."""
+    from axl.image import ImageResult, image_reference
+    from axl.image._target import ImageTargetResult
+
+    local = ImageResult(
+        workflow="churn",
+        key="ab" * 32,
+        repository="registry.example.com/churn",
+        tags=("registry.example.com/churn:" + "ab" * 16, "registry.example.com/churn:v1"),
+        image_id="sha256:" + "cd" * 32,
+        built=False,
+    )
+    assert image_reference(local) is None
+    assert image_reference(local, pinned=False) == "registry.example.com/churn:" + "ab" * 16
+    pushed = ImageResult(
+        **{**local.__dict__, "repo_digest": "registry.example.com/churn@sha256:ef"}
+    )
+    assert image_reference(pushed) == "registry.example.com/churn@sha256:ef"
+    assert pushed.reference == "registry.example.com/churn@sha256:ef"
+    target = ImageTargetResult(None, "axl_image", "ok", image=pushed.reference, image_result=pushed)  # type: ignore[arg-type]
+    assert image_reference(target) == "registry.example.com/churn@sha256:ef"
+    assert target.to_json()["image"]["image"] == "registry.example.com/churn@sha256:ef"
+    assert "in registry: registry.example.com/churn@sha256:ef" in pushed.summary()
