@@ -74,6 +74,11 @@ def built(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return data
 
 
+def forget_image(engine: DockerEngine, image_id: str) -> None:
+    """Remove an image made unique to this run (the engine's layer cache keeps what is shared)."""
+    engine.client.images.remove(image_id, force=True)
+
+
 def layers(engine: DockerEngine, image_id: str) -> list[str]:
     return list(engine.client.api.inspect_image(image_id)["RootFS"]["Layers"])
 
@@ -185,6 +190,7 @@ def test_a_code_change_rebuilds_only_the_code_layer(
     back = built(build_image(docker_engine, churn_ws, CHURN, *churn_args, "--json"))
     assert not back["built"]
     assert back["image_id"] == churn_image["image_id"]
+    forget_image(docker_engine, changed["image_id"])
 
 
 def test_the_image_rule_reports_the_image(
@@ -256,6 +262,8 @@ def test_a_lockfile_change_rebuilds_the_dependency_layer(
         second["image_id"], ["python", "-c", "import six, idna; print('ok')"], remove=True
     )
     assert out.strip() == b"ok"
+    for image in (first, second):
+        forget_image(docker_engine, image["image_id"])
 
 
 def test_a_bad_system_package_is_one_clear_error(
