@@ -148,7 +148,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:c9d23e7b75ecbd8f5ce3069d58c3edc760a48623d02a41eb9052edf8bafd3e60",
+            "dependencies": "uv.lock:2d1339ddb9dfaf659f6d95a9255bdf418cc5c2bdeebba1df91988a2e2777e1ea",
         },
         "sources": {
             "examples/churn_workflow.py": "d33ea41af5b636af538e994b126d00a17eb386c4e081bf927b8e6aa5e2b44941",

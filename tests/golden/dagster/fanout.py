@@ -216,7 +216,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:c9d23e7b75ecbd8f5ce3069d58c3edc760a48623d02a41eb9052edf8bafd3e60",
+            "dependencies": "uv.lock:2d1339ddb9dfaf659f6d95a9255bdf418cc5c2bdeebba1df91988a2e2777e1ea",
         },
         "sources": {
             "examples/fanout.py": "ae0db91ddae5fdc3228bbe306500177e9e69e916241e76ae9ee89d106c5a44cd",
