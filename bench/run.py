@@ -28,6 +28,8 @@ def main() -> None:
             continue
         print(f"\n## {name}\n")
         sys.stdout.flush()
+        # Each module's main() may parse sys.argv: give it its own name and no arguments.
+        sys.argv = [f"{name}.py"]
         importlib.import_module(name).main()
         sys.stdout.flush()
 
