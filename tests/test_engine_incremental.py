@@ -345,3 +345,25 @@ def test_two_concurrent_builds_share_one_cache(workspace: Path) -> None:
     }
     third = axl("run", "local", "-m", "wf.py:W", "--json", cwd=workspace)
     assert {v["status"] for v in json.loads(third.out)["steps"].values()} == {"cached"}
+
+
+def test_fast_front_end_declares_the_typer_options() -> None:
+    import typer.main
+
+    from axl.cli import app
+    from axl.cli._fastrun import option_names
+
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    command = run.commands["local"]
+    declared = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    assert {o for o in declared if o.startswith("-")} - {"--help"} == option_names()
+
+
+def test_run_local_help_and_usage_errors_go_through_typer(workspace: Path) -> None:
+    assert "Build the workflow here" in axl("run", "local", "--help", cwd=workspace).out
+    r = axl("run", "local", "--bogus", cwd=workspace)
+    assert r.code == 2
+    assert r.err.startswith("error: No such option: --bogus")
+    r = axl("run", "local", "-m", "wf.py:W", "--in-process", "--subprocess", cwd=workspace)
+    assert r.code == 2
+    assert r.err.startswith("error: --subprocess and --in-process contradict each other")

@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         fast = _fast_build(args[1:], image=True)
         if fast is not None:
             return fast
+    if args[:2] == ["run", "local"]:
+        fast = _fast_build(args[2:], run=True)
+        if fast is not None:
+            return fast
     import typer
 
     app = _typer_app(args[0] if args else None)
@@ -94,10 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
-def _fast_build(args: list[str], *, image: bool = False) -> int | None:
-    """``axl build`` (or ``build-image``) through the Typer-free front end (see
-    :mod:`axl.cli._fastbuild`, :mod:`axl.cli._fastimage`)."""
-    if image:
+def _fast_build(args: list[str], *, image: bool = False, run: bool = False) -> int | None:
+    """``axl build`` (or ``build-image``, ``run local``) through the Typer-free front ends (see
+    :mod:`axl.cli._fastbuild`, :mod:`axl.cli._fastimage`, :mod:`axl.cli._fastrun`)."""
+    if run:
+        from axl.cli._fastrun import fast_run_local as fast
+    elif image:
         from axl.cli._fastimage import fast_build_image as fast
     else:
         from axl.cli._fastbuild import fast_build as fast

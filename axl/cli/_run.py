@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 
 from axl.cli._app import JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._fastrun import run_local_command
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
-from axl.cli._render import render_report
-from axl.errors import UsageError
-from axl.exec import BuildOptions
-from axl.exec._engine import StepRunner
-from axl.exec._session import run_local
-from axl.viz._progress import live_progress
 
 run_app = typer.Typer(help="Run a workflow.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -58,39 +51,20 @@ def local(
     remote_upload: RemoteUploadOpt = None,
 ) -> None:
     """Build the workflow here: cached steps are reused, the rest run."""
-    if subprocess_mode and in_process:
-        raise UsageError(
-            "--subprocess and --in-process contradict each other", hint="pick one of them"
-        )
-    options = BuildOptions(
+    code = run_local_command(
+        module=module,
+        params=params,
         jobs=jobs,
         in_process=in_process,
+        subprocess_mode=subprocess_mode,
         no_cache=no_cache,
-        rerun=frozenset(rerun or ()),
+        rerun=rerun,
         keep_going=keep_going,
-        runner=_subprocess_runner(workspace) if subprocess_mode else None,
+        cache_dir=cache_dir,
+        workspace=workspace,
+        json_out=json_out,
+        remote_cache=remote_cache,
+        remote_upload=remote_upload,
     )
-    # A live view only for a person watching: never for --json, pipes or CI logs.
-    with live_progress(not json_out and sys.stderr.isatty()) as on_event:
-        report = run_local(
-            module,
-            params_file=params,
-            workspace=workspace,
-            cache_dir=cache_dir,
-            options=options,
-            remote_cache=remote_cache,
-            remote_upload=remote_upload,
-            on_event=on_event,
-        )
-    if json_out:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
-    else:
-        sys.stdout.write(render_report(report))
-    if not report.ok:
-        raise typer.Exit(1)
-
-
-def _subprocess_runner(workspace: str | None) -> StepRunner:
-    from axl.runtime._subprocess import SubprocessRunner
-
-    return SubprocessRunner(workspace=workspace)
+    if code:
+        raise typer.Exit(code)
