@@ -11,27 +11,19 @@ so help and usage errors keep one source.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
+
+from axl.cli._fastparse import FastParser
 
 if TYPE_CHECKING:
     from axl.exec._targets import TargetResult
 
 
-class _Fallback(Exception):
-    """The arguments need Typer (help, or an error Typer words better)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Fallback(message)
-
-
-def _parser() -> _Parser:
-    p = _Parser(prog="axl build", add_help=False, allow_abbrev=False)
+def _parser() -> FastParser:
+    p = FastParser("axl build")
     p.add_argument("labels", nargs="+")
     p.add_argument("--jobs", "-j", type=int, default=0)
     p.add_argument("--params", "-p")
@@ -50,18 +42,13 @@ def _parser() -> _Parser:
 
 def option_names() -> set[str]:
     """Every option string the fast front end accepts (for the test that compares with Typer)."""
-    return {s for a in _parser()._actions for s in a.option_strings}
+    return _parser().option_names()
 
 
 def fast_build(args: Sequence[str]) -> int | None:
     """Run ``axl build ARGS`` if they parse cleanly; ``None`` means "let Typer handle it"."""
-    if any(a in {"--help", "-h"} for a in args):
-        return None
-    try:
-        ns = _parser().parse_intermixed_args(list(args))
-    except _Fallback:
-        return None
-    if any(label.startswith("-") for label in ns.labels):
+    ns = _parser().parse_or_none(args, intermixed=True)
+    if ns is None or any(label.startswith("-") for label in ns.labels):
         return None
     return run_build(**vars(ns))
 

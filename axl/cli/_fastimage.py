@@ -9,28 +9,19 @@ through Typer, so help and usage errors have one source.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+
+from axl.cli._fastparse import FastParser
 
 #: Environment variables that default the options machines differ in (set them in CI).
 CA_ENV, NETWORK_ENV = "AXL_BUILD_CA_BUNDLE", "AXL_BUILD_NETWORK"
 
 
-class _Fallback(Exception):
-    """The arguments need Typer (help, or an error Typer words better)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Fallback(message)
-
-
-def _parser() -> _Parser:
-    p = _Parser(prog="axl build-image", add_help=False, allow_abbrev=False)
+def _parser() -> FastParser:
+    p = FastParser("axl build-image")
     p.add_argument("--module", "-m", required=True)
     p.add_argument("--tag", "-t")
     p.add_argument("--base")
@@ -50,18 +41,13 @@ def _parser() -> _Parser:
 
 def option_names() -> set[str]:
     """Every option string the fast front end accepts (for the test that compares with Typer)."""
-    return {s for a in _parser()._actions for s in a.option_strings}
+    return _parser().option_names()
 
 
 def fast_build_image(args: Sequence[str]) -> int | None:
     """Run ``axl build-image ARGS`` if they parse cleanly; ``None`` means "let Typer do it"."""
-    if any(a in {"--help", "-h"} for a in args):
-        return None
-    try:
-        ns = _parser().parse_args(list(args))
-    except _Fallback:
-        return None
-    return run_build_image(**vars(ns))
+    ns = _parser().parse_or_none(args)
+    return None if ns is None else run_build_image(**vars(ns))
 
 
 def run_build_image(

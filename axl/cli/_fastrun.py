@@ -9,24 +9,15 @@ checks that both declare the same options.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+
+from axl.cli._fastparse import FastParser
 
 
-class _Fallback(Exception):
-    """The arguments need Typer (help, or an error Typer words better)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Fallback(message)
-
-
-def _parser() -> _Parser:
-    p = _Parser(prog="axl run local", add_help=False, allow_abbrev=False)
+def _parser() -> FastParser:
+    p = FastParser("axl run local")
     p.add_argument("--module", "-m", required=True)
     p.add_argument("--params", "-p")
     p.add_argument("--jobs", "-j", type=int, default=0)
@@ -46,18 +37,13 @@ def _parser() -> _Parser:
 
 def option_names() -> set[str]:
     """Every option string the fast front end accepts (for the test that compares with Typer)."""
-    return {s for a in _parser()._actions for s in a.option_strings}
+    return _parser().option_names()
 
 
 def fast_run_local(args: Sequence[str]) -> int | None:
     """Run ``axl run local ARGS`` if they parse cleanly; ``None`` means "let Typer handle it"."""
-    if any(a in {"--help", "-h"} for a in args):
-        return None
-    try:
-        ns = _parser().parse_args(list(args))
-    except _Fallback:
-        return None
-    return run_local_command(**vars(ns))
+    ns = _parser().parse_or_none(args)
+    return None if ns is None else run_local_command(**vars(ns))
 
 
 def run_local_command(
