@@ -10,6 +10,7 @@ need chromium chromium   # renders axl report in the headless-browser test
 need dockerd docker.io     # the private Docker engine of the image tests (scripts/docker-up.sh)
 need debootstrap debootstrap  # their registry-free base image (scripts/docker-base-image.sh)
 need bazel bazel-bootstrap      # Bazel 4.2.3, offline: builds axl steps as Bazel actions (rules/)
+need docker-registry docker-registry  # a loopback registry for the `axl build-image --push` test
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "error: the tests need ${want[*]}; install them (apt-get install ${want[*]}) or run as root" >&2
