@@ -10,8 +10,8 @@ layers or builds a tiny image (``six`` only). What is checked:
 - a code-only change rebuilds the code layer only; reverting it finds the first image again;
 - a lockfile change rebuilds the dependency layer;
 - a bad system package and a failing ``uv sync`` are one ``error:`` with the failing output;
-- ``--push`` to an unreachable registry is a clear error (no registry is reachable here, so
-  only the error path of pushing is tested).
+- ``--push`` to an unreachable registry is a clear error (a push that works, against Debian's
+  docker-registry on loopback, is in test_image_push.py).
 """
 
 from __future__ import annotations
