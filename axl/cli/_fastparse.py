@@ -42,3 +42,19 @@ class FastParser(argparse.ArgumentParser):
             return self.parse_args(list(args))
         except _Fallback:
             return None
+
+
+def add_build_options(p: FastParser) -> None:
+    """The engine options ``axl build`` and ``axl run local`` share (their Typer twins too)."""
+    p.add_argument("--params", "-p")
+    p.add_argument("--jobs", "-j", type=int, default=0)
+    p.add_argument("--in-process", action="store_true")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--rerun", action="append")
+    p.add_argument("--keep-going", "-k", action="store_true")
+    p.add_argument("--cache-dir")
+    p.add_argument("--workspace")
+    p.add_argument("--json", dest="json_out", action="store_true")
+    p.add_argument("--remote-cache")
+    p.add_argument("--remote-upload", action="store_true", default=None)
+    p.add_argument("--no-remote-upload", dest="remote_upload", action="store_false")

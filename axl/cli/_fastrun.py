@@ -13,25 +13,14 @@ import json
 import sys
 from collections.abc import Sequence
 
-from axl.cli._fastparse import FastParser
+from axl.cli._fastparse import FastParser, add_build_options
 
 
 def _parser() -> FastParser:
     p = FastParser("axl run local")
     p.add_argument("--module", "-m", required=True)
-    p.add_argument("--params", "-p")
-    p.add_argument("--jobs", "-j", type=int, default=0)
-    p.add_argument("--in-process", action="store_true")
     p.add_argument("--subprocess", dest="subprocess_mode", action="store_true")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--rerun", action="append")
-    p.add_argument("--keep-going", "-k", action="store_true")
-    p.add_argument("--cache-dir")
-    p.add_argument("--workspace")
-    p.add_argument("--json", dest="json_out", action="store_true")
-    p.add_argument("--remote-cache")
-    p.add_argument("--remote-upload", action="store_true", default=None)
-    p.add_argument("--no-remote-upload", dest="remote_upload", action="store_false")
+    add_build_options(p)
     return p
 
 
