@@ -8,12 +8,17 @@ Two kinds of digest:
   domain and :data:`KEY_VERSION`, over the canonical JSON encoding of the value. Two domains can
   never collide, and bumping :data:`KEY_VERSION` invalidates every key at once.
 
+One alias: **remote names**, SHA-256 hex, under which the remote cache stores blobs. Bazel's
+remote-cache protocol names a CAS blob by its SHA-256 and servers check it (bazel-remote refuses
+any other name), so only the remote cache uses them, always beside the BLAKE3 digest they alias.
+
 Canonical JSON: sorted keys, no insignificant whitespace, UTF-8, no NaN. Never ``repr()``, never
 pickle bytes (neither is stable across runs or versions).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import mmap
@@ -146,6 +151,22 @@ def file_digest(path: str | os.PathLike[str]) -> str:
                 hasher.update(window)
             offset += length
         return hasher.hexdigest()
+
+
+def bytes_sha256(data: bytes) -> str:
+    """The remote name (SHA-256, hex) of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The remote name (SHA-256, hex) of a file, streamed in 1 MiB reads."""
+    hasher = hashlib.sha256()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with Path(path).open("rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            hasher.update(view[:n])
+    return hasher.hexdigest()
 
 
 class StreamHasher:

@@ -13,10 +13,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from conftest import REPO, write
+
+from axl.cache import LocalStore
+from axl.cache._reapi import decode_action_result, encode_action_result
+from axl.cache._tiered import ENTRY_FILE
+from axl.hashing import bytes_sha256
 
 #: Env vars a remote-cache test must not inherit from the shell that runs pytest.
 REMOTE_ENV = ("AXL_REMOTE_CACHE", "AXL_REMOTE_UPLOAD", "AXL_CACHE_SECRET", "AXL_CACHE_DIR")
@@ -67,6 +73,28 @@ class Chain(Workflow):
 CHAIN_TOTAL = 55
 
 CHURN_PARAMS = "n_customers: 600\nn_estimators: 5\nmax_depth: 3\n"
+
+
+def entry_meta(raw: bytes) -> dict[str, Any]:
+    """The axl part of a remote entry (the inlined ``.axl/entry.json`` output file)."""
+    carrier = decode_action_result(raw).file(ENTRY_FILE)
+    assert carrier is not None
+    assert carrier.contents is not None
+    meta: dict[str, Any] = json.loads(carrier.contents)
+    return meta
+
+
+def with_meta(raw: bytes, meta: dict[str, Any]) -> bytes:
+    """The entry ``raw`` with its axl part replaced by ``meta`` (everything else as it was)."""
+    result = decode_action_result(raw)
+    body = json.dumps(meta).encode()
+    files = [
+        replace(f, contents=body, hash=bytes_sha256(body), size=len(body))
+        if f.path == ENTRY_FILE
+        else f
+        for f in result.output_files
+    ]
+    return encode_action_result(files, worker=result.worker)
 
 
 def workspace(base: Path, name: str, churn: bool = False) -> Path:
@@ -209,8 +237,12 @@ def scenario_tampered_blob(
     """A blob whose content no longer matches its digest is rejected (and repaired)."""
     built, _ = run_axl(workspace(tmp, "a"), "--remote-cache", url)
     digest = built["steps"]["square"]["outputs"]["out"]["digest"]
-    good = read_blob(digest)
-    write_blob(digest, good[:-1] + bytes([good[-1] ^ 1]))
+    local = LocalStore(tmp / "a" / ".axl").blob_path(digest).read_bytes()
+    # The remote holds the blob under its SHA-256, the name Bazel's protocol gives it.
+    name = bytes_sha256(local)
+    good = read_blob(name)
+    assert good == local
+    write_blob(name, good[:-1] + bytes([good[-1] ^ 1]))
 
     report, err = run_axl(workspace(tmp, "b"), "--remote-cache", url)
     assert statuses(report)["square"] == ("ran", "local")
@@ -222,7 +254,7 @@ def scenario_tampered_blob(
     assert "fail verification" in err
     assert report["remote"]["rejected"] == {"tampered": 1}
     # The rebuilt step re-uploaded the good blob over the tampered one.
-    assert read_blob(digest) == good
+    assert read_blob(name) == good
 
 
 def scenario_signatures(
@@ -255,11 +287,12 @@ def scenario_signatures(
 
     # A poisoned entry: the record is changed to name another blob, the signature kept.
     key = built["steps"]["total"]["key"]
-    entry = json.loads(read_entry(key))
+    raw = read_entry(key)
+    entry = entry_meta(raw)
     record = json.loads(entry["record"])
     record["outputs"]["out"]["digest"] = built["steps"]["make"]["outputs"]["out"]["digest"]
     entry["record"] = json.dumps(record, sort_keys=True, separators=(",", ":"))
-    write_entry(key, json.dumps(entry).encode())
+    write_entry(key, with_meta(raw, entry))
     poisoned, err = run_axl(
         workspace(tmp, "victim"), "--remote-cache", url, "--no-remote-upload", env=signed
     )

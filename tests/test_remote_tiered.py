@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from remote_helpers import entry_meta, with_meta
 
 from axl.cache import ActionResult, LocalStore, OutputRecord, TieredStore, open_remote
 from axl.cache._dirremote import DirRemote
+from axl.cache._reapi import decode_action_result, encode_action_result
 from axl.cache._remote import RemoteError
-from axl.cache._tiered import decode_entry, encode_entry, record_blobs
-from axl.hashing import bytes_digest
+from axl.cache._tiered import ENTRY_FILE, RemoteEntry, decode_entry, encode_entry, record_blobs
+from axl.hashing import bytes_digest, bytes_sha256
 
 KEY = "1" * 64
 OTHER = "2" * 64
@@ -28,6 +31,11 @@ def make_record(store: LocalStore, key: str = KEY, payload: bytes = b"payload") 
     log, _ = store.put_bytes(b"log of " + payload)
     out = OutputRecord(digest, size, "pickle", "pkl")
     return ActionResult(key, "wf", "step", {"out": out}, seconds=1.5, log_digest=log)
+
+
+def remote_name(store: LocalStore, digest: str) -> str:
+    """The name the remote stores a local blob under: its SHA-256, as Bazel's protocol has it."""
+    return bytes_sha256(store.blob_path(digest).read_bytes())
 
 
 def tiered(
@@ -63,7 +71,21 @@ def test_write_through_then_read_through(tmp_path: Path, remote: DirRemote) -> N
     assert ci.stats.uploads == 1
     assert ci.stats.blobs_uploaded == 2
     for digest in record_blobs(record):
-        assert (remote.root / "cas" / digest).is_file()
+        # Blobs go up under their SHA-256, the name Bazel's protocol gives them.
+        name = remote_name(ci, digest)
+        assert (remote.root / "cas" / name).read_bytes() == ci.blob_path(digest).read_bytes()
+        assert not (remote.root / "cas" / digest).exists()
+    # The entry is an ActionResult whose output files are those blobs, by remote name and size.
+    result = decode_action_result((remote.root / "ac" / KEY).read_bytes())
+    assert result.worker == "axl"
+    assert result.exit_code == 0
+    listed = {(f.path, f.hash, f.size) for f in result.output_files if f.path != ENTRY_FILE}
+    out, log = record.outputs["out"].digest, record.log_digest
+    assert log is not None
+    assert listed == {
+        ("step/out.pkl", remote_name(ci, out), len(b"payload")),
+        ("step/log.txt", remote_name(ci, log), len(b"log of payload")),
+    }
 
     laptop, warns = tiered(tmp_path, "laptop", remote)
     got = laptop.get_record(KEY)
@@ -84,7 +106,7 @@ def test_entries_carry_no_local_stamps(tmp_path: Path, remote: DirRemote) -> Non
     ci, _ = tiered(tmp_path, "ci", remote)
     record = make_record(ci)
     ci.put_record(ActionResult(**{**record.__dict__, "stamps": {"x": (1, 2, 3)}}))
-    entry = json.loads((remote.root / "ac" / KEY).read_bytes())
+    entry = entry_meta((remote.root / "ac" / KEY).read_bytes())
     assert json.loads(entry["record"])["stamps"] == {}
 
 
@@ -99,7 +121,7 @@ def test_missing_remote_blob_is_a_miss(tmp_path: Path, remote: DirRemote) -> Non
     ci, _ = tiered(tmp_path, "ci", remote)
     record = make_record(ci)
     ci.put_record(record)
-    (remote.root / "cas" / record.outputs["out"].digest).unlink()  # evicted by the server
+    (remote.root / "cas" / remote_name(ci, record.outputs["out"].digest)).unlink()  # evicted
     laptop, warns = tiered(tmp_path, "laptop", remote)
     assert laptop.get_record(KEY) is None
     assert laptop.stats.remote_misses == 1
@@ -121,7 +143,7 @@ def test_tampered_blob_is_rejected_and_repaired(tmp_path: Path, remote: DirRemot
     ci, _ = tiered(tmp_path, "ci", remote)
     record = make_record(ci)
     ci.put_record(record)
-    blob = remote.root / "cas" / record.outputs["out"].digest
+    blob = remote.root / "cas" / remote_name(ci, record.outputs["out"].digest)
     blob.write_bytes(b"evil pickle")
 
     laptop, warns = tiered(tmp_path, "laptop", remote)
@@ -143,7 +165,7 @@ def test_signed_entries(tmp_path: Path, remote: DirRemote) -> None:
     ci, _ = tiered(tmp_path, "ci", remote, secret=b"s")
     ci.put_record(make_record(ci))
     ci.put_record(make_record(ci, OTHER, b"other"))
-    entry = json.loads((remote.root / "ac" / KEY).read_bytes())
+    entry = entry_meta((remote.root / "ac" / KEY).read_bytes())
     assert len(entry["signature"]) == 64
 
     good, warns = tiered(tmp_path, "good", remote, secret=b"s")
@@ -184,16 +206,43 @@ def test_secret_comes_from_the_environment(
 
 def test_decode_entry_rejects_malformed_and_replayed() -> None:
     record = ActionResult(KEY, "wf", "s", {"out": OutputRecord("a" * 64, 1, "json", "json")})
-    raw = encode_entry(record, b"k")
-    assert decode_entry(raw, KEY, b"k") == (record, "")
+    names = {"a" * 64: ("b" * 64, 1)}
+    raw = encode_entry(record, b"k", names)
+    good = (RemoteEntry(record, {"a" * 64: "b" * 64}), "")
+    assert decode_entry(raw, KEY, b"k") == good
     # A genuine, well-signed entry served under another key is not a hit for that key.
     assert decode_entry(raw, OTHER, b"k") == (None, "malformed")
-    assert decode_entry(b"not json", KEY, None) == (None, "malformed")
-    assert decode_entry(b'{"axl_entry": 99, "record": "{}"}', KEY, None) == (None, "malformed")
-    entry = json.loads(raw)
-    entry["signature"] = None
-    assert decode_entry(json.dumps(entry).encode(), KEY, b"k") == (None, "unsigned")
-    assert decode_entry(json.dumps(entry).encode(), KEY, None) == (record, "")
+    assert decode_entry(b"not protobuf", KEY, None) == (None, "malformed")
+    assert decode_entry(b"", KEY, None) == (None, "malformed")
+    # An ActionResult without axl's part: what Bazel itself writes.
+    bazel = encode_action_result([replace(decode_action_result(raw).output_files[0])])
+    assert decode_entry(bazel, KEY, None) == (None, "malformed")
+    meta = entry_meta(raw)
+    assert decode_entry(with_meta(raw, {**meta, "axl_entry": 99}), KEY, None) == (
+        None,
+        "malformed",
+    )
+    # The remote name of every blob must be there, and be a SHA-256.
+    assert decode_entry(with_meta(raw, {**meta, "cas": {}}), KEY, None) == (None, "malformed")
+    bad_name = {**meta, "cas": {"a" * 64: "../../etc/passwd"}}
+    assert decode_entry(with_meta(raw, bad_name), KEY, None) == (None, "malformed")
+    unsigned = with_meta(raw, {**meta, "signature": None})
+    assert decode_entry(unsigned, KEY, b"k") == (None, "unsigned")
+    assert decode_entry(unsigned, KEY, None) == good
+
+
+def test_a_revalidating_server_may_re_encode_entries(tmp_path: Path, remote: DirRemote) -> None:
+    """bazel-remote re-marshals entries (it fills in the worker): field order and the worker
+    may change on the server, and the entry still reads, signature and all."""
+    ci, _ = tiered(tmp_path, "ci", remote, secret=b"s")
+    record = make_record(ci)
+    ci.put_record(record)
+    path = remote.root / "ac" / KEY
+    result = decode_action_result(path.read_bytes())
+    path.write_bytes(encode_action_result(result.output_files[::-1], worker="10.0.0.7"))
+    laptop, warns = tiered(tmp_path, "laptop", remote, secret=b"s")
+    assert laptop.get_record(KEY) == record
+    assert not warns
 
 
 def test_malformed_entry_warns_once(tmp_path: Path, remote: DirRemote) -> None:
@@ -310,3 +359,23 @@ def test_settle_remote_marks_sources_and_starts_counting_afresh(
     settle_remote(plain, LocalStore(tmp_path / "plain"))
     assert plain.remote is None
     assert "remote" not in plain.to_json()
+
+
+def test_an_op_fetches_its_inputs_through_the_producers_entry(
+    tmp_path: Path, remote: DirRemote
+) -> None:
+    """A Dagster op on another machine gets its input blob by the producing step's key: the
+    remote names blobs by SHA-256, which the BLAKE3 digest an op is handed cannot give."""
+    from axl.emit.dagster._steps import Artifact, _fetch_inputs
+
+    ci, _ = tiered(tmp_path, "ci", remote)
+    record = make_record(ci)
+    ci.put_record(record)
+    out = record.outputs["out"]
+    pod, warns = tiered(tmp_path, "pod", remote)
+    orphan = Artifact(bytes_digest(b"nobody made this"), 1, "pickle", "pkl", producer=OTHER)
+    _fetch_inputs(pod, {"xs": Artifact.of(out, "step", "out", KEY), "ys": orphan})
+    assert pod.blob_path(out.digest).read_bytes() == b"payload"
+    assert not pod.has_blob(orphan.digest)
+    assert pod.stats.remote_hits == 1
+    assert not warns

@@ -20,6 +20,8 @@ from nginx_fixtures import Nginx
 from remote_helpers import REMOTE_ENV
 from runtime_helpers import Run, emit, forget_modules, runner, save
 
+from axl.hashing import bytes_sha256
+
 MARKED = """
 import os
 
@@ -191,7 +193,9 @@ def test_a_miss_runs_and_uploads_then_the_next_runner_hits(nginx: Nginx, tmp_pat
     uploaded = {p.name for p in nginx.files("cas")}
     for step in STEPS:
         for out in _record(tmp_path / "s1", step)["outputs"].values():
-            assert out["digest"] in uploaded
+            blob = tmp_path / "s1" / "cas" / out["digest"][:2] / out["digest"]
+            # Under its SHA-256: the name Bazel's remote-cache protocol gives a blob.
+            assert bytes_sha256(blob.read_bytes()) in uploaded
 
     # A second runner with another empty store: every step a remote hit, no code.
     runs = _run_steps(root, manifest, tmp_path / "s2", env, "--remote-cache", nginx.url)

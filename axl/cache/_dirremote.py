@@ -1,6 +1,6 @@
 """A shared folder as a remote cache (an NFS mount, a synced drive, a CI cache volume).
 
-Layout: ``<folder>/ac/<key>`` and ``<folder>/cas/<digest>``, the same names as the HTTP protocol,
+Layout: ``<folder>/ac/<key>`` and ``<folder>/cas/<sha256>``, the same names as the HTTP protocol,
 so a folder served by nginx and the folder itself are interchangeable. Writes go to a temporary
 file in the destination folder and are renamed into place, so readers on other machines see a
 whole entry or none.

@@ -1,5 +1,7 @@
 """The HTTP remote cache: Bazel's protocol, ``GET/PUT/HEAD <prefix>/ac/<key>`` and
-``<prefix>/cas/<digest>``, as nginx WebDAV (``dav_methods PUT``) and bazel-remote serve it.
+``<prefix>/cas/<sha256>``, as nginx WebDAV (``dav_methods PUT``) and bazel-remote serve it. What the
+names and bodies hold (SHA-256 names, ``ActionResult`` entries) is :mod:`axl.cache._tiered`'s
+business; this module moves bytes.
 
 One persistent connection (HTTP/1.1 keep-alive) carries every request of a build, so a warm build
 pays one TCP (and TLS) handshake, not one per blob. Every socket operation has a timeout, and a

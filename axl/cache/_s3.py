@@ -1,6 +1,6 @@
 """S3 (and S3-compatible: MinIO, Ceph, R2, moto) as a remote cache: ``s3://bucket/prefix``.
 
-Objects are ``<prefix>/ac/<key>`` and ``<prefix>/cas/<digest>``, the names of the HTTP protocol.
+Objects are ``<prefix>/ac/<key>`` and ``<prefix>/cas/<sha256>``, the names of the HTTP protocol.
 boto3 is imported only when an ``s3://`` URL is opened (the ``s3`` extra). Credentials, region and
 endpoint come from boto3's usual sources (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``,
 ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` for a non-AWS server, instance roles, ...).

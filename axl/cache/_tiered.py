@@ -1,12 +1,19 @@
 """The local store in front of a remote one: read-through, write-through, never trusted blindly.
 
-Reading: a key the local action cache lacks (or whose blobs are gone) is asked of the remote. A
-remote entry is an envelope holding the record's exact bytes and, when ``$AXL_CACHE_SECRET`` is
-set, their keyed digest (:func:`axl.hashing.hmac_digest`). With a secret, an unsigned or badly
-signed entry is ignored: outputs are unpickled, so a record naming someone else's blob would run
-their code. The record's blobs are then downloaded into ``tmp/``, hashed, and moved into the local
-CAS only when the content matches the digest; only then is the record stored locally. A step
-whose entry fails any check is a miss and runs locally.
+The remote speaks Bazel's remote-cache protocol, so Bazel's own servers hold axl's entries as they
+hold Bazel's: a blob is stored under its SHA-256 (its *remote name*, ``cas/<sha256>``) and an
+action entry (``ac/<key>``) is a real ``ActionResult`` message (:mod:`axl.cache._reapi`) whose
+output files are the record's blobs, so a validating server such as bazel-remote accepts it and
+serves it only while every blob it names is present. The axl part rides in one inlined output
+file, ``.axl/entry.json``: the record's exact bytes, their keyed digest when ``$AXL_CACHE_SECRET``
+is set (:func:`axl.hashing.hmac_digest`), and the remote name of each blob.
+
+Reading: a key the local action cache lacks (or whose blobs are gone) is asked of the remote. With
+a secret, an unsigned or badly signed entry is ignored: outputs are unpickled, so a record naming
+someone else's blob would run their code. The record's blobs are then downloaded by remote name
+into ``tmp/``, hashed with BLAKE3, and moved into the local CAS only when the content matches the
+record's digest (the remote names themselves are not trusted); only then is the record stored
+locally. A step whose entry fails any check is a miss and runs locally.
 
 Writing: a fresh local result is uploaded blobs first, then its entry, so a reader on another
 machine never finds an entry whose blobs are missing. ``upload=False`` makes a read-only consumer.
@@ -22,19 +29,25 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from axl.cache import _reapi
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
 from axl.cache._remote import RemoteError, RemoteStore
-from axl.hashing import file_digest, hmac_digest
+from axl.hashing import bytes_sha256, file_digest, file_sha256, hmac_digest
 
 #: The shared secret that signs remote action entries.
 ENV_SECRET = "AXL_CACHE_SECRET"  # noqa: S105 - the variable's name, not a secret
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2
+#: The inlined output file of an action entry that carries axl's record.
+ENTRY_FILE = ".axl/entry.json"
+#: ``ExecutedActionMetadata.worker`` of uploaded entries. A server that fills in an empty worker
+#: (bazel-remote) re-encodes the entry; with one set it stores the bytes as sent.
+WORKER = "axl"
 
 #: Why a remote entry was not used; each kind is warned about once per build.
 UNSIGNED, BAD_SIGNATURE, MALFORMED, TAMPERED = "unsigned", "bad-signature", "malformed", "tampered"
@@ -48,32 +61,80 @@ def secret_from_env() -> bytes | None:
     return value.encode() if value else None
 
 
-def encode_entry(record: ActionResult, secret: bytes | None) -> bytes:
-    """The remote form of ``record``: its bytes (without local trust stamps), signed if a secret
-    is given."""
+@dataclass(frozen=True)
+class RemoteEntry:
+    """A checked remote entry: the record, and the remote name (SHA-256) of each of its blobs."""
+
+    record: ActionResult
+    names: dict[str, str]
+
+
+def record_blobs(record: ActionResult) -> list[str]:
+    """The blobs a record needs: its outputs and its log, each once, in a stable order."""
+    digests = [rec.digest for _, rec in sorted(record.outputs.items())]
+    if record.log_digest:
+        digests.append(record.log_digest)
+    return list(dict.fromkeys(digests))
+
+
+def _blob_paths(record: ActionResult) -> dict[str, str]:
+    """A readable path for each blob (``<step>/<output>.<ext>``, ``<step>/log.txt``): the output
+    files' paths in the entry, for people browsing a server."""
+    paths: dict[str, str] = {}
+    for name, rec in sorted(record.outputs.items()):
+        suffix = f".{rec.extension}" if rec.extension else ""
+        paths.setdefault(rec.digest, f"{record.step}/{name}{suffix}")
+    if record.log_digest:
+        paths.setdefault(record.log_digest, f"{record.step}/log.txt")
+    return paths
+
+
+def encode_entry(
+    record: ActionResult, secret: bytes | None, names: Mapping[str, tuple[str, int]]
+) -> bytes:
+    """The remote form of ``record`` (without local trust stamps), signed if a secret is given.
+
+    Args:
+        record: The record.
+        secret: The shared secret, or ``None``.
+        names: Each of the record's blobs -> its remote name (SHA-256) and size.
+    """
     body = replace(record, stamps={}).to_bytes()
-    entry = {
-        "axl_entry": ENTRY_VERSION,
-        "record": body.decode(),
-        "signature": hmac_digest(secret, body) if secret else None,
-    }
-    return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    blobs = record_blobs(record)
+    meta = json.dumps(
+        {
+            "axl_entry": ENTRY_VERSION,
+            "record": body.decode(),
+            "signature": hmac_digest(secret, body) if secret else None,
+            "cas": {digest: names[digest][0] for digest in blobs},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    paths = _blob_paths(record)
+    files = [_reapi.OutputFile(paths[d], names[d][0], names[d][1]) for d in blobs]
+    files.append(_reapi.OutputFile(ENTRY_FILE, bytes_sha256(meta), len(meta), meta))
+    return _reapi.encode_action_result(files, worker=WORKER)
 
 
-def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[ActionResult | None, str]:
+def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[RemoteEntry | None, str]:
     """Check and parse a remote entry fetched under ``key``.
 
     Returns:
-        ``(record, "")`` when it may be used, else ``(None, why)`` with ``why`` one of
+        ``(entry, "")`` when it may be used, else ``(None, why)`` with ``why`` one of
         :data:`UNSIGNED`, :data:`BAD_SIGNATURE`, :data:`MALFORMED`.
     """
     try:
-        entry = json.loads(raw)
-        body = str(entry["record"]).encode()
-        signature = entry.get("signature")
-        if entry.get("axl_entry") != ENTRY_VERSION:
+        carrier = _reapi.decode_action_result(raw).file(ENTRY_FILE)
+        if carrier is None or not carrier.contents:
+            return None, MALFORMED  # an entry some other client (Bazel) wrote, or garbage
+        meta = json.loads(carrier.contents)
+        if meta.get("axl_entry") != ENTRY_VERSION:
             return None, MALFORMED
-    except (ValueError, KeyError, TypeError, AttributeError):
+        body = str(meta["record"]).encode()
+        signature = meta.get("signature")
+        cas = {str(k): str(v) for k, v in dict(meta["cas"]).items()}
+    except (_reapi.DecodeError, ValueError, KeyError, TypeError, AttributeError):
         return None, MALFORMED
     if secret is not None:
         if not isinstance(signature, str) or not signature:
@@ -84,15 +145,14 @@ def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[ActionResu
     if record is None or record.key != key:
         # A valid record replayed under another key is as wrong as a corrupt one.
         return None, MALFORMED
-    return record, ""
+    names = {digest: cas.get(digest, "") for digest in record_blobs(record)}
+    if not all(_is_name(name) for name in names.values()):
+        return None, MALFORMED
+    return RemoteEntry(record, names), ""
 
 
-def record_blobs(record: ActionResult) -> list[str]:
-    """The blobs a record needs: its outputs and its log, each once, in a stable order."""
-    digests = [rec.digest for _, rec in sorted(record.outputs.items())]
-    if record.log_digest:
-        digests.append(record.log_digest)
-    return list(dict.fromkeys(digests))
+def _is_name(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 @dataclass
@@ -175,6 +235,8 @@ class TieredStore(LocalStore):
         # Blobs the remote holds with the wrong content: uploaded again even though HEAD says
         # they exist, so a tampered blob is repaired by the next build that produces it.
         self._suspect: set[str] = set()
+        # BLAKE3 digest -> remote name, for blobs hashed or downloaded during this store's life.
+        self._names: dict[str, str] = {}
 
     @property
     def degraded(self) -> bool:
@@ -197,12 +259,13 @@ class TieredStore(LocalStore):
             if raw is None:
                 self.stats.remote_misses += 1
                 return None
-            record, problem = decode_entry(raw, key, self.secret)
-            if record is None:
+            entry, problem = decode_entry(raw, key, self.secret)
+            if entry is None:
                 self._reject(problem, key)
                 return None
+            record = entry.record
             for digest in record_blobs(record):
-                if not self._download(digest):
+                if not self._download(digest, entry.names[digest]):
                     # An evicted blob (the server's own GC): a plain miss.
                     self.stats.remote_misses += 1
                     return None
@@ -219,19 +282,21 @@ class TieredStore(LocalStore):
         self.stats.remote_hits += 1
         return record
 
-    def _download(self, digest: str) -> bool:
-        """Make the blob local; ``False`` when the remote does not have it."""
+    def _download(self, digest: str, name: str) -> bool:
+        """Make the blob ``digest`` local from the remote's ``cas/<name>``; ``False`` when the
+        remote does not have it."""
         if self.verified_blob(digest) is not None:
             return True
         tmp = self.tmp_file()
         try:
-            if not self.remote.get_cas(digest, tmp):
+            if not self.remote.get_cas(name, tmp):
                 return False
             if file_digest(tmp) != digest:
                 self._suspect.add(digest)
                 raise _Tampered(f"blob {digest[:12]} does not match its digest")
             size = tmp.stat().st_size
             self.put_file(tmp, digest)
+            self._names[digest] = name
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -247,15 +312,18 @@ class TieredStore(LocalStore):
         if not self.upload or self.stats.degraded:
             return
         try:
+            names: dict[str, tuple[str, int]] = {}
             for digest in record_blobs(record):
-                if digest in self._suspect or not self.remote.has_cas(digest):
-                    path = self.blob_path(digest)
-                    size = path.stat().st_size
-                    self.remote.put_cas(digest, path)
+                path = self.blob_path(digest)
+                size = path.stat().st_size
+                name = self.remote_name(digest)
+                names[digest] = (name, size)
+                if digest in self._suspect or not self.remote.has_cas(name):
+                    self.remote.put_cas(name, path)
                     self._suspect.discard(digest)
                     self.stats.blobs_uploaded += 1
                     self.stats.bytes_uploaded += size
-            entry = encode_entry(record, self.secret)
+            entry = encode_entry(record, self.secret, names)
             self.remote.put_ac(record.key, entry)
             self.stats.uploads += 1
             self.stats.bytes_uploaded += len(entry)
@@ -264,6 +332,17 @@ class TieredStore(LocalStore):
         except OSError:
             # A local blob vanished (a concurrent gc): without it the entry must not go up.
             return
+
+    def remote_name(self, digest: str) -> str:
+        """The remote name (SHA-256) of the local blob ``digest``, hashed once per store.
+
+        Raises:
+            OSError: The blob is not in the local store.
+        """
+        name = self._names.get(digest)
+        if name is None:
+            name = self._names[digest] = file_sha256(self.blob_path(digest))
+        return name
 
     def reset_stats(self) -> None:
         """Start counting afresh (a new build). A degraded remote stays off, and warnings

@@ -10,8 +10,9 @@ Layout under the store's root::
 
     cas/ab/abcdef...            a directory's blobs, named by their BLAKE3 content digest: the
                                 local cache's layout, so a cache folder is a store as it is
-    cas/abcdef...               an S3 store's blobs: the remote cache's names (axl.cache._s3), so
-                                one bucket serves as remote cache and artifact store
+    cas/abcdef...               an S3 store's blobs, by BLAKE3 digest too; the remote cache
+                                names its blobs by SHA-256 (Bazel's protocol), so one bucket
+                                and prefix can hold both without a clash
     runs/<run-id>/<step>.json   the runner's result record of each step of a run
 
 Blobs are content-addressed: an upload whose digest is already present is skipped, and every

@@ -33,7 +33,7 @@ from axl.emit.dagster._exec import LogStream, run_in_process, run_subprocess
 from axl.emit.dagster._names import input_slots
 from axl.errors import AxlError, RunnerError
 from axl.graph._keys import KeyParts
-from axl.hashing import bytes_digest, canonical_json, file_digest
+from axl.hashing import bytes_digest, canonical_json
 from axl.runtime._step import StepOutcome
 
 #: How an op runs its step: the runner's Python API in the op's process, or a subprocess.
@@ -55,10 +55,15 @@ class Artifact:
     #: Where it came from, for people reading Dagster's UI; not part of the reference.
     step: str = field(default="", compare=False)
     output: str = field(default="", compare=False)
+    #: The action key of the step that made it: an op on another machine fetches the blob from
+    #: the remote cache through that step's entry (which names the blob remotely).
+    producer: str = field(default="", compare=False)
 
     @classmethod
-    def of(cls, record: OutputRecord, step: str, output: str) -> Artifact:
-        return cls(record.digest, record.size, record.handler, record.extension, step, output)
+    def of(cls, record: OutputRecord, step: str, output: str, producer: str = "") -> Artifact:
+        return cls(
+            record.digest, record.size, record.handler, record.extension, step, output, producer
+        )
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,9 @@ def run_step(
     except AxlError as exc:
         raise _could_not_run(node, exc) from None
     try:
-        return _reuse_or_run(doc, node, parts, store, root, settings, log, cache=cache)
+        return _reuse_or_run(
+            doc, node, parts, store, root, settings, log, inputs=inputs, cache=cache
+        )
     finally:
         close = getattr(store, "close", None)
         if close is not None:
@@ -243,6 +250,7 @@ def _reuse_or_run(
     settings: Settings,
     log: Log,
     *,
+    inputs: Mapping[str, Artifact],
     cache: bool,
 ) -> StepRun:
     entry = doc["steps"][node]
@@ -255,7 +263,7 @@ def _reuse_or_run(
         paths = tuple(store.blob_path(rec.digest) for _, rec in outputs)
         return StepRun(node, parts.key, "cached", outputs, 0.0, paths, source, hit.log_digest)
     try:
-        _fetch_inputs(store, entry)
+        _fetch_inputs(store, inputs)
         outcome = _execute(doc, node, store, root, settings, log)
     except AxlError as exc:
         raise _could_not_run(node, exc) from None
@@ -305,26 +313,19 @@ def _lookup(store: LocalStore, key: str) -> ActionResult | None:
     return record
 
 
-def _fetch_inputs(store: LocalStore, entry: Mapping[str, Any]) -> None:
+def _fetch_inputs(store: LocalStore, inputs: Mapping[str, Artifact]) -> None:
     """Bring inputs another machine produced from the remote cache into the local one (the
-    runner reads them from there); a blob that does not verify is left out."""
+    runner reads them from there): each missing blob comes with its producer's entry, which is
+    checked (signature, digests) like any remote hit. One that cannot be had is left out; the
+    runner then reports the missing input."""
     from axl.cache._tiered import TieredStore
-    from axl.runtime._manifest import iter_leaves
 
     if not isinstance(store, TieredStore):
         return
-    for leaf in iter_leaves(entry["inputs"]):
-        digest = leaf["digest"]
-        if store.has_blob(digest):
-            continue
-        tmp = store.tmp_file()
-        try:
+    for artifact in inputs.values():
+        if artifact.producer and not store.has_blob(artifact.digest):
             with contextlib.suppress(AxlError):
-                if store.remote.get_cas(digest, tmp) and file_digest(tmp) == digest:
-                    store.put_file(tmp, digest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                store.get_record(artifact.producer)
 
 
 def _execute(

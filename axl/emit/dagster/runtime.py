@@ -115,7 +115,7 @@ class AxlRunner(dg.ConfigurableResource):  # type: ignore[type-arg] # its own fa
         for (name, record), path, out_def in zip(done.outputs, done.paths, out_defs, strict=True):
             metadata = _metadata(done, name, record, path)
             context.add_output_metadata(metadata, output_name=out_def.name)
-            artifacts.append(Artifact.of(record, node, name))
+            artifacts.append(Artifact.of(record, node, name, done.key))
         return artifacts[0] if len(artifacts) == 1 else tuple(artifacts)
 
 
