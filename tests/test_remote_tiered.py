@@ -84,7 +84,7 @@ def test_write_through_then_read_through(tmp_path: Path, remote: DirRemote) -> N
     assert log is not None
     assert listed == {
         ("step/out.pkl", remote_name(ci, out), len(b"payload")),
-        ("step/log.txt", remote_name(ci, log), len(b"log of payload")),
+        ("step/.log", remote_name(ci, log), len(b"log of payload")),
     }
 
     laptop, warns = tiered(tmp_path, "laptop", remote)

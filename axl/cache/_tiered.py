@@ -45,6 +45,8 @@ ENV_SECRET = "AXL_CACHE_SECRET"  # noqa: S105 - the variable's name, not a secre
 ENTRY_VERSION = 2
 #: The inlined output file of an action entry that carries axl's record.
 ENTRY_FILE = ".axl/entry.json"
+#: The inlined output file of a document entry (a shared workflow load).
+LOAD_FILE = ".axl/load.json"
 #: ``ExecutedActionMetadata.worker`` of uploaded entries. A server that fills in an empty worker
 #: (bazel-remote) re-encodes the entry; with one set it stores the bytes as sent.
 WORKER = "axl"
@@ -78,14 +80,14 @@ def record_blobs(record: ActionResult) -> list[str]:
 
 
 def _blob_paths(record: ActionResult) -> dict[str, str]:
-    """A readable path for each blob (``<step>/<output>.<ext>``, ``<step>/log.txt``): the output
-    files' paths in the entry, for people browsing a server."""
+    """A readable path for each blob (``<step>/<output>.<ext>``; the log ``<step>/.log``, which no
+    output name can give): the output files' paths in the entry, for people browsing a server."""
     paths: dict[str, str] = {}
     for name, rec in sorted(record.outputs.items()):
         suffix = f".{rec.extension}" if rec.extension else ""
         paths.setdefault(rec.digest, f"{record.step}/{name}{suffix}")
     if record.log_digest:
-        paths.setdefault(record.log_digest, f"{record.step}/log.txt")
+        paths.setdefault(record.log_digest, f"{record.step}/.log")
     return paths
 
 
@@ -155,6 +157,43 @@ def _is_name(name: str) -> bool:
     return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
+def encode_document(body: bytes, secret: bytes | None) -> bytes:
+    """A document that is not a step's result (a shared workflow load) as an action entry: an
+    ``ActionResult`` with one inlined output file, :data:`LOAD_FILE`, signed like a record."""
+    meta = json.dumps(
+        {
+            "axl_document": ENTRY_VERSION,
+            "body": body.decode(),
+            "signature": hmac_digest(secret, body) if secret else None,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    carrier = _reapi.OutputFile(LOAD_FILE, bytes_sha256(meta), len(meta), meta)
+    return _reapi.encode_action_result([carrier], worker=WORKER)
+
+
+def decode_document(raw: bytes, secret: bytes | None) -> tuple[bytes | None, str]:
+    """The body of a document entry, checked as :func:`decode_entry` checks a record."""
+    try:
+        carrier = _reapi.decode_action_result(raw).file(LOAD_FILE)
+        if carrier is None or not carrier.contents:
+            return None, MALFORMED
+        meta = json.loads(carrier.contents)
+        if meta.get("axl_document") != ENTRY_VERSION:
+            return None, MALFORMED
+        body = str(meta["body"]).encode()
+        signature = meta.get("signature")
+    except (_reapi.DecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None, MALFORMED
+    if secret is not None:
+        if not isinstance(signature, str) or not signature:
+            return None, UNSIGNED
+        if not hmac.compare_digest(signature, hmac_digest(secret, body)):
+            return None, BAD_SIGNATURE
+    return body, ""
+
+
 @dataclass
 class RemoteStats:
     """What the remote did for one build; saved in the run record."""
@@ -170,6 +209,9 @@ class RemoteStats:
     bytes_uploaded: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     degraded: bool = False
+    #: Workflow loads taken from the remote (the user's module was not imported) / uploaded.
+    loads_fetched: int = 0
+    loads_uploaded: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -185,6 +227,8 @@ class RemoteStats:
             "bytes_uploaded": self.bytes_uploaded,
             "rejected": dict(sorted(self.rejected.items())),
             "degraded": self.degraded,
+            "loads_fetched": self.loads_fetched,
+            "loads_uploaded": self.loads_uploaded,
             "warnings": list(self.warnings),
         }
 
@@ -332,6 +376,35 @@ class TieredStore(LocalStore):
         except OSError:
             # A local blob vanished (a concurrent gc): without it the entry must not go up.
             return
+
+    def get_document(self, key: str) -> bytes | None:
+        """The checked body of the document entry ``key`` (see :func:`encode_document`), or
+        ``None`` (absent, rejected with a warning, or the remote failed)."""
+        if self.stats.degraded:
+            return None
+        try:
+            raw = self.remote.get_ac(key)
+        except RemoteError as exc:
+            self._degrade(exc)
+            return None
+        if raw is None:
+            return None
+        body, problem = decode_document(raw, self.secret)
+        if body is None:
+            self._reject(problem, key)
+        return body
+
+    def put_document(self, key: str, body: bytes) -> None:
+        """Upload a document entry (unless this store does not upload)."""
+        if not self.upload or self.stats.degraded:
+            return
+        entry = encode_document(body, self.secret)
+        try:
+            self.remote.put_ac(key, entry)
+        except RemoteError as exc:
+            self._degrade(exc)
+            return
+        self.stats.bytes_uploaded += len(entry)
 
     def remote_name(self, digest: str) -> str:
         """The remote name (SHA-256) of the local blob ``digest``, hashed once per store.

@@ -4,6 +4,12 @@ While none of the files an earlier load read has changed, the IR and each step's
 come from :mod:`axl.graph._loadcache` and the user's module is imported only if some step must
 actually run (``prepare``). Otherwise the module is imported, traced and hashed, and the result is
 stored for next time.
+
+With a remote cache, a load the local cache lacks is asked of the remote before importing
+anything (a fresh CI checkout then runs no user code at all when every step is a remote hit), and
+a fresh load is uploaded for the next machine: see "sharing loads" in :mod:`axl.graph._loadcache`.
+The remote's entry is signed and checked like a step's record, and used only when every file it
+lists has the same content here.
 """
 
 from __future__ import annotations
@@ -12,14 +18,24 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axl import _loader
 from axl.errors import LoadError
 from axl.exec._engine import CodeProvider
 from axl.graph._buildfile import display_path
-from axl.graph._loadcache import Entry, LoadCache, identity_of
-from axl.hashing import bytes_digest
+from axl.graph._loadcache import (
+    Entry,
+    LoadCache,
+    identity_of,
+    share_entry,
+    shared_identity,
+    unshare_entry,
+)
+from axl.hashing import bytes_digest, key_digest
+
+if TYPE_CHECKING:
+    from axl.cache._tiered import TieredStore
 from axl.ir import IRWorkflow, from_dict, to_dict
 
 
@@ -42,6 +58,7 @@ def load_cached(
     root: Path,
     cache: LoadCache | None,
     no_cache: bool = False,
+    remote: TieredStore | None = None,
 ) -> Loaded:
     """Load ``spec`` with ``params``, reusing a cached load whose sources are unchanged.
 
@@ -53,6 +70,8 @@ def load_cached(
         root: The workspace root.
         cache: The load cache (``None``: always load).
         no_cache: Load again even if the cache holds the load.
+        remote: The build's store when it has a remote: loads are fetched from and shared
+            through it.
     """
     identity = identity_of(
         label=label, workflow=spec, params=str(params) if params else None, root=str(root)
@@ -64,11 +83,62 @@ def load_cached(
         why = "--no-cache was given"
     else:
         entry, why = cache.lookup(identity)
+    source = "cached"
+    if entry is None and cache is not None and remote is not None and not no_cache:
+        entry = _fetch_shared(remote, identity, root, cache)
+        source = "cached (remote)"
     if entry is not None:
         ir = from_dict(entry.ir)
-        return Loaded(ir, _table_code(entry), _importer(spec, root, ir, entry.files), "cached")
-    ir, code = _load(spec, params, identity, extra_files, root, cache)
+        return Loaded(ir, _table_code(entry), _importer(spec, root, ir, entry.files), source)
+    ir, code, fresh = _load(spec, params, identity, extra_files, root, cache)
+    if fresh is not None and cache is not None and remote is not None:
+        _share(remote, fresh, root, cache)
     return Loaded(ir, code, None, why)
+
+
+def _shared_key(identity: dict[str, Any], root: Path, cache: LoadCache) -> str | None:
+    """The remote key of a load: its shared identity and the digest of the workflow's file, so
+    branches that differ there keep separate entries rather than replacing each other's."""
+    shared = shared_identity(identity, root)
+    if shared is None:
+        return None
+    module = str(identity.get("workflow", "")).rpartition(":")[0]
+    main = cache.digest(module) if module.endswith(".py") else None
+    return key_digest("shared-load", {"identity": shared, "main": main})
+
+
+def _fetch_shared(
+    remote: TieredStore, identity: dict[str, Any], root: Path, cache: LoadCache
+) -> Entry | None:
+    """The remote's load for ``identity`` if it applies here (stored locally for next time)."""
+    import json
+
+    key = _shared_key(identity, root, cache)
+    body = remote.get_document(key) if key is not None else None
+    if body is None:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    entry, _ = unshare_entry(data, identity, root, cache)
+    if entry is None:
+        return None
+    cache.store(entry)
+    remote.stats.loads_fetched += 1
+    return entry
+
+
+def _share(remote: TieredStore, entry: Entry, root: Path, cache: LoadCache) -> None:
+    from axl.hashing import canonical_json
+
+    key = _shared_key(entry.identity, root, cache)
+    data = share_entry(entry, root)
+    if key is None or data is None or not remote.upload:
+        return
+    remote.put_document(key, canonical_json(data).encode())
+    if not remote.degraded:
+        remote.stats.loads_uploaded += 1
 
 
 def _table_code(entry: Entry) -> CodeProvider:
@@ -110,8 +180,9 @@ def _load(
     extra_files: Sequence[Path],
     root: Path,
     cache: LoadCache | None,
-) -> tuple[IRWorkflow, CodeProvider]:
-    """A real load: import, trace, hash; then record it in the load cache."""
+) -> tuple[IRWorkflow, CodeProvider, Entry | None]:
+    """A real load: import, trace, hash; then record it in the load cache (the entry is
+    returned; ``None`` when the load is not cacheable)."""
     from axl._params import load_params
     from axl.exec._session import live_code
     from axl.ir import build_ir
@@ -131,11 +202,13 @@ def _load(
         try:
             tables[node.name] = live(node)
         except Exception:  # noqa: BLE001 - the engine reports it as that step's error
-            return ir, live  # not cached: the next build must load (and report) again
-    if cache is not None:
-        files = {**before, **_source_files(cls, root, cache), **index.files}
-        cache.store(Entry.make(identity, files, to_dict(ir), tables))
-    return ir, live
+            return ir, live, None  # not cached: the next build must load (and report) again
+    if cache is None:
+        return ir, live, None
+    files = {**before, **_source_files(cls, root, cache), **index.files}
+    entry = Entry.make(identity, files, to_dict(ir), tables)
+    cache.store(entry)
+    return ir, live, entry
 
 
 def _source_files(cls: type, root: Path, cache: LoadCache) -> dict[str, str | None]:

@@ -14,6 +14,7 @@ from typing import Any
 from axl._loader import find_workspace, split_spec
 from axl._params import load_params
 from axl.cache._local import LocalStore, write_atomic
+from axl.cache._tiered import TieredStore
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
 from axl.exec._history import graph_record
@@ -95,6 +96,7 @@ def run_local(
         root=root,
         cache=cache,
         no_cache=options is not None and options.no_cache,
+        remote=store if isinstance(store, TieredStore) else None,
     )
     cache.save()
     return run_ir(

@@ -15,6 +15,7 @@ from typing import Any
 
 from axl import _loader
 from axl.cache._local import LocalStore
+from axl.cache._tiered import TieredStore
 from axl.errors import AxlError, BuildFileError, Loc, UsageError
 from axl.exec._engine import BuildOptions, EventHook
 from axl.exec._load import load_cached
@@ -183,6 +184,7 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
         root=ctx.root,
         cache=ctx.load_cache,
         no_cache=ctx.options.no_cache,
+        remote=ctx.store if isinstance(ctx.store, TieredStore) else None,
     )
     report = run_ir(
         loaded.ir,

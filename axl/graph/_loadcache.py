@@ -197,3 +197,115 @@ class LoadCache:
 def _shown(path: str) -> str:
     rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
+
+
+# -- sharing loads through the remote cache -------------------------------------------------------
+#
+# A workspace with an empty cache (a fresh CI checkout) would import the user's module (pandas,
+# torch, ...) just to learn the keys its remote hits are stored under. A load entry is a function
+# of file contents, so it can be shared like a step result: its paths are written relative to an
+# anchor (axl's package, the workspace, the interpreter's prefixes) and its identity drops what
+# is machine-specific. A reader rebuilds absolute paths from its own anchors and uses the entry
+# only if every listed file has the same digest here, the same check as a local entry.
+
+
+def _anchors(root: Path) -> list[tuple[str, str]]:
+    """Anchor name -> absolute folder, most specific first."""
+    import axl
+
+    found = [
+        ("axl", str(Path(axl.__file__).resolve().parent)),
+        ("root", str(root)),
+        ("prefix", str(Path(sys.prefix).resolve())),
+        ("base", str(Path(sys.base_prefix).resolve())),
+    ]
+    return [(name, folder.rstrip(os.sep) + os.sep) for name, folder in found]
+
+
+def _anchored(path: str, anchors: list[tuple[str, str]]) -> str | None:
+    for name, folder in anchors:
+        if path.startswith(folder):
+            return f"{name}:{Path(path[len(folder) :]).as_posix()}"
+    return None
+
+
+def _absolute(name: str, anchors: list[tuple[str, str]]) -> str | None:
+    anchor, sep, rel = name.partition(":")
+    folder = dict(anchors).get(anchor)
+    if not sep or folder is None or rel.startswith("/") or ".." in rel.split("/"):
+        return None
+    return folder + rel.replace("/", os.sep)
+
+
+def shared_identity(identity: dict[str, Any], root: Path) -> dict[str, Any] | None:
+    """The machine-independent form of a load's identity: workspace paths made relative, the
+    venv's location replaced by the platform. ``None`` when a path lies outside the workspace (a
+    load of a file elsewhere is not shared)."""
+    import platform
+
+    base = str(root).rstrip(os.sep) + os.sep
+    shared = {k: v for k, v in identity.items() if k not in ("root", "prefix")}
+    for field_name in ("workflow", "params", "label"):
+        value = shared.get(field_name)
+        if not isinstance(value, str):
+            continue
+        # A label is a target label, "-m", or "-m@<folder>" (the folder a module name resolves in).
+        head, sep, path = value.partition("@") if field_name == "label" else ("", "", value)
+        if not path.startswith("/") or path.startswith("//"):
+            continue
+        if path.rstrip(os.sep) + os.sep == base:
+            rel = "."
+        elif path.startswith(base):
+            rel = Path(path[len(base) :]).as_posix()
+        else:
+            return None
+        shared[field_name] = f"{head}{sep}{rel}"
+    shared["platform"] = f"{sys.platform}-{platform.machine()}"
+    return shared
+
+
+def share_entry(entry: Entry, root: Path) -> dict[str, Any] | None:
+    """``entry`` in its shareable form, or ``None`` when it cannot be shared."""
+    identity = shared_identity(entry.identity, root)
+    if identity is None:
+        return None
+    anchors = _anchors(root)
+    files: dict[str, str | None] = {}
+    for path, digest in entry.files.items():
+        name = _anchored(path, anchors)
+        if name is None:
+            return None
+        files[name] = digest
+    return {
+        "identity": identity,
+        "files": dict(sorted(files.items())),
+        "ir": entry.ir,
+        "tables": entry.tables,
+        "code": entry.code,
+    }
+
+
+def unshare_entry(
+    data: Any, identity: dict[str, Any], root: Path, cache: LoadCache
+) -> tuple[Entry | None, str]:
+    """A shared entry made local: its paths resolved against this machine's anchors and every
+    file checked against its digest here. ``(None, why)`` when it does not apply."""
+    shared = shared_identity(identity, root)
+    if not isinstance(data, dict) or shared is None or data.get("identity") != shared:
+        return None, "the remote load is for another target or machine"
+    anchors = _anchors(root)
+    files: dict[str, str | None] = {}
+    try:
+        for name, digest in dict(data["files"]).items():
+            path = _absolute(str(name), anchors)
+            if path is None or not (digest is None or isinstance(digest, str)):
+                return None, "the remote load is unreadable"
+            files[path] = digest
+        entry = Entry(identity, files, dict(data["ir"]), list(data["tables"]), dict(data["code"]))
+    except (KeyError, TypeError, ValueError):
+        return None, "the remote load is unreadable"
+    for path, digest in entry.files.items():
+        now = cache.digest(path)
+        if now != digest:
+            return None, f"{_shown(path)} differs from the remote load's"
+    return entry, "sources match the remote load"
