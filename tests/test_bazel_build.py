@@ -10,6 +10,7 @@ it was a remote cache hit).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -27,6 +28,8 @@ import pytest
 from conftest import REPO, axl, write
 from nginx_fixtures import Nginx, NginxMissing
 
+from axl.cache._reapi import decode_action_result
+from axl.cache._tiered import MALFORMED, decode_entry
 from axl.hashing import file_digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -62,8 +65,10 @@ def _target_of(spawn: dict[str, Any]) -> str:
 class Bazel:
     """The ``bazel`` client with this module's output root; ``shutdown`` at the end."""
 
-    def __init__(self, workspace: Path, user_root: Path, remote: str) -> None:
-        self.workspace, self.user_root, self.remote = workspace, user_root, remote
+    def __init__(self, workspace: Path, user_root: Path, nginx: Nginx) -> None:
+        self.workspace, self.user_root = workspace, user_root
+        #: The remote cache Bazel builds against, and its store on disk.
+        self.nginx, self.remote = nginx, nginx.url
         self.logs = user_root.parent / "logs"
         self.logs.mkdir(exist_ok=True)
         self._count = 0
@@ -168,7 +173,7 @@ def bazel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bazel]:
     server.start()
     # Short: the Bazel server's socket lives under it, and a Unix socket path has ~100 bytes.
     user_root = Path(tempfile.mkdtemp(prefix="axl-bz-"))
-    client = Bazel(root, user_root, server.url)
+    client = Bazel(root, user_root, server)
     try:
         yield client
     finally:
@@ -222,6 +227,29 @@ def test_remote_cache_hits_for_every_step_after_clean(bazel: Bazel) -> None:
     assert again.hits() == sorted(["axl.manifests", *STEPS])
     assert again.executed() == []
     assert again.summary.get("remote cache hit") == 7, again.output[-2000:]
+
+
+def test_axl_reads_the_action_results_bazel_wrote(bazel: Bazel) -> None:
+    """axl's hand-written decoder against Bazel's real encoder; and a Bazel entry found under
+    an axl key is a miss, not a crash."""
+    entries = bazel.nginx.files("ac")
+    assert entries, "no action results in the store: run after the remote-cache test"
+    blobs = {path.name: path for path in bazel.nginx.files("cas")}
+    for entry in entries:
+        raw = entry.read_bytes()
+        result = decode_action_result(raw)
+        assert result.output_files, entry.name
+        assert result.exit_code == 0, entry.name
+        for item in result.output_files:
+            assert item.path.startswith("bazel-out/"), item.path
+            assert item.contents is None, item.path  # Bazel's HTTP cache never inlines
+            blob = blobs.get(item.hash)
+            assert blob is not None, f"{item.path}: no blob {item.hash} in the CAS"
+            content = blob.read_bytes()
+            assert hashlib.sha256(content).hexdigest() == item.hash, item.path
+            assert len(content) == item.size, item.path
+        assert decode_entry(raw, entry.name, None) == (None, MALFORMED)
+        assert decode_entry(raw, entry.name, b"secret") == (None, MALFORMED)
 
 
 def test_editing_one_step_reruns_it_and_its_downstream_only(bazel: Bazel) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 # Wire types.
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
+_U64 = (1 << 64) - 1
 
 # ActionResult
 _AR_OUTPUT_FILES = 2
@@ -117,6 +118,7 @@ def encode_action_result(
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A varint's value as an unsigned 64-bit number (bits past 64 dropped, as protobuf does)."""
     value = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -125,13 +127,13 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         value |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return value, pos
+            return value & _U64, pos
         shift += 7
 
 
 def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """``(field number, wire type, value)`` for each field; a varint's value is an int, a
-    length-delimited one's its bytes; fixed-width fields are yielded as their raw bytes."""
+    """``(field number, wire type, value)`` for each field; a varint's value is an int, any other
+    field's its bytes (the wire type tells a length-delimited field from a fixed-width one)."""
     pos = 0
     while pos < len(data):
         tag, pos = _read_varint(data, pos)
@@ -156,42 +158,42 @@ def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
         yield number, wire, value
 
 
-def _as_bytes(value: int | bytes, what: str) -> bytes:
-    if not isinstance(value, bytes):
+def _as_bytes(wire: int, value: int | bytes, what: str) -> bytes:
+    if wire != _LEN or not isinstance(value, bytes):
         raise DecodeError(f"{what} is not length-delimited")
     return value
 
 
-def _as_int(value: int | bytes, what: str) -> int:
-    if not isinstance(value, int):
+def _as_int(wire: int, value: int | bytes, what: str, bits: int = 64) -> int:
+    """A varint field as a signed ``bits``-bit integer (wider values cut as protobuf cuts them)."""
+    if wire != _VARINT or not isinstance(value, int):
         raise DecodeError(f"{what} is not a varint")
-    return value
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def _text(value: int | bytes, what: str) -> str:
+def _text(wire: int, value: int | bytes, what: str) -> str:
     try:
-        return _as_bytes(value, what).decode()
+        return _as_bytes(wire, value, what).decode()
     except UnicodeDecodeError:
         raise DecodeError(f"{what} is not UTF-8") from None
 
 
 def _decode_file(data: bytes) -> OutputFile:
     path, hash_, size, contents, executable = "", "", 0, None, False
-    for number, _, value in _fields(data):
+    for number, wire, value in _fields(data):
         if number == _OF_PATH:
-            path = _text(value, "OutputFile.path")
+            path = _text(wire, value, "OutputFile.path")
         elif number == _OF_DIGEST:
-            for inner, _, item in _fields(_as_bytes(value, "OutputFile.digest")):
+            for inner, inner_wire, item in _fields(_as_bytes(wire, value, "OutputFile.digest")):
                 if inner == _D_HASH:
-                    hash_ = _text(item, "Digest.hash")
+                    hash_ = _text(inner_wire, item, "Digest.hash")
                 elif inner == _D_SIZE:
-                    size = _as_int(item, "Digest.size_bytes")
+                    size = _as_int(inner_wire, item, "Digest.size_bytes")
         elif number == _OF_CONTENTS:
-            contents = _as_bytes(value, "OutputFile.contents")
+            contents = _as_bytes(wire, value, "OutputFile.contents")
         elif number == _OF_IS_EXECUTABLE:
-            executable = bool(_as_int(value, "OutputFile.is_executable"))
-    if size >= 1 << 63:
-        size -= 1 << 64
+            executable = bool(_as_int(wire, value, "OutputFile.is_executable"))
     return OutputFile(path, hash_, size, contents, executable)
 
 
@@ -203,15 +205,14 @@ def decode_action_result(data: bytes) -> ActionResult:
     """
     files: list[OutputFile] = []
     exit_code, worker = 0, ""
-    for number, _, value in _fields(data):
+    for number, wire, value in _fields(data):
         if number == _AR_OUTPUT_FILES:
-            files.append(_decode_file(_as_bytes(value, "ActionResult.output_files")))
+            files.append(_decode_file(_as_bytes(wire, value, "ActionResult.output_files")))
         elif number == _AR_EXIT_CODE:
-            exit_code = _as_int(value, "ActionResult.exit_code")
-            if exit_code >= 1 << 63:
-                exit_code -= 1 << 64
+            exit_code = _as_int(wire, value, "ActionResult.exit_code", bits=32)
         elif number == _AR_EXECUTION_METADATA:
-            for inner, _, item in _fields(_as_bytes(value, "ActionResult.execution_metadata")):
+            metadata = _as_bytes(wire, value, "ActionResult.execution_metadata")
+            for inner, inner_wire, item in _fields(metadata):
                 if inner == _EM_WORKER:
-                    worker = _text(item, "ExecutedActionMetadata.worker")
+                    worker = _text(inner_wire, item, "ExecutedActionMetadata.worker")
     return ActionResult(tuple(files), exit_code, worker)
