@@ -9,8 +9,9 @@ uploads; without the imports of the workflow module, which dominate the wall tim
 * cold: empty local cache, every step runs, results uploaded to the remote;
 * warm, local: the same workspace again (every step a local hit);
 * warm from remote: a second workspace with an empty local cache on each run, every step a remote
-  hit (records checked, blobs downloaded and verified by digest), for a real nginx WebDAV server
-  on loopback (HTTP) and for a shared folder.
+  hit (records checked, blobs downloaded and verified by digest) and the workflow's load taken
+  from the remote (no import of the user's module), for a real nginx WebDAV server on loopback
+  (HTTP) and for a shared folder.
 
 The remote rows measure what a CI machine or a laptop pays for a build someone else ran.
 """
