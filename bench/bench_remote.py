@@ -6,7 +6,7 @@ processes and prints a markdown table (median of 3 after one warm-up) of whole-p
 and of the build's own time (``seconds`` in the ``--json`` report: keys, lookups, downloads,
 uploads; without the imports of the workflow module, which dominate the wall time here):
 
-* cold: empty local cache, every step runs, results uploaded to the remote;
+* cold: empty local cache, every step runs (once without a remote, then uploading to each);
 * warm, local: the same workspace again (every step a local hit);
 * warm from remote: a second workspace with an empty local cache on each run, every step a remote
   hit (records checked, blobs downloaded and verified by digest) and the workflow's load taken
@@ -110,6 +110,7 @@ def main() -> None:
             )
             print("|---|---|---|---|---|---|---|")
             ci = workspace(tmp / "ci")
+            print(row("cold, no remote cache", [build(ci, tmp / "ci-cache-none", "")]))
             for i, (name, url) in enumerate(remotes):
                 ci_cache = tmp / f"ci-cache-{i}"
                 print(row(f"cold, uploading to {name}", [build(ci, ci_cache, url)]))
