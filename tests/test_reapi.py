@@ -3,7 +3,8 @@
 and a store axl filled through a real nginx against the rules bazel-remote enforces.
 
 The proto comes from Debian's ``bazel-bootstrap-source`` (its imports from ``libprotobuf-dev``),
-the compiler from ``protobuf-compiler``: ``make system-deps`` installs all three.
+the compiler from ``protobuf-compiler``: ``make system-deps`` installs all three. protobuf's Python
+runtime comes with the dagster extra (``make setup`` installs every extra).
 """
 
 from __future__ import annotations
