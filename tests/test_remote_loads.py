@@ -152,3 +152,20 @@ def test_axl_build_shares_target_loads(tmp_path: Path) -> None:
         expected = "(load: cached (remote))" if name == "fresh" else "(load: no earlier load)"
         assert expected in proc.stdout, proc.stdout
         assert marker.exists() == (name == "ci")
+
+
+def test_the_summary_says_the_load_came_from_the_remote(tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    build(probed(tmp_path, "ci"), remote)
+    proc = subprocess.run(
+        [sys.executable, "-m", "axl", "run", "local", "-m", "chain.py:Chain"]
+        + ["--remote-cache", str(remote)],
+        cwd=probed(tmp_path, "laptop"),
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 hits" in proc.stdout, proc.stdout
+    assert "workflow load from the remote" in proc.stdout, proc.stdout

@@ -49,6 +49,8 @@ def _remote_line(remote: dict[str, Any]) -> str:
         f"remote cache {remote['url']}: {remote['remote_hits']} hits ({down:.1f} MiB down), "
         f"{remote['uploads']} uploaded ({up:.1f} MiB up)"
     )
+    if remote.get("loads_fetched"):
+        line += ", workflow load from the remote (its module not imported)"
     if remote["degraded"]:
         line += ", unavailable (local only)"
     return line
