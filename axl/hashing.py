@@ -18,7 +18,6 @@ pickle bytes (neither is stable across runs or versions).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import mmap
@@ -155,11 +154,15 @@ def file_digest(path: str | os.PathLike[str]) -> str:
 
 def bytes_sha256(data: bytes) -> str:
     """The remote name (SHA-256, hex) of ``data``."""
+    import hashlib  # only the remote cache needs it; a null build should not pay its import
+
     return hashlib.sha256(data).hexdigest()
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The remote name (SHA-256, hex) of a file, streamed in 1 MiB reads."""
+    import hashlib
+
     hasher = hashlib.sha256()
     buffer = bytearray(_CHUNK)
     view = memoryview(buffer)

@@ -114,7 +114,8 @@ def test_cli_pyproject_remote_and_flag_override(tmp_path: Path) -> None:
     )
     report, _ = run_axl(ws)
     assert report["remote"]["url"] == str(shared)
-    assert len(list((shared / "ac").iterdir())) == 4
+    # Four steps' entries and the workflow's shared load.
+    assert len(list((shared / "ac").iterdir())) == 4 + 1
     # A second workspace gets every step from the folder named in its pyproject.toml ...
     other = chain_workspace(tmp_path, "other")
     (other / "pyproject.toml").write_text((ws / "pyproject.toml").read_text())

@@ -8,12 +8,16 @@ remote and attaches the remote's statistics to the report and the run record.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from axl.cache._local import LocalStore
 from axl.cache._remote import open_remote, remote_config
-from axl.cache._tiered import TieredStore, Warn
 from axl.exec._report import CACHED, BuildReport
+
+if TYPE_CHECKING:
+    from axl.cache._tiered import TieredStore, Warn
 
 
 def build_store(
@@ -40,7 +44,19 @@ def build_store(
     config = remote_config(root, remote_cache, remote_upload)
     if config is None:
         return LocalStore(cache_root)
+    from axl.cache._tiered import TieredStore
+
     return TieredStore(cache_root, open_remote(config.url), upload=config.upload, warn=warn)
+
+
+def tiered(store: LocalStore) -> TieredStore | None:
+    """``store`` when it has a remote tier, else ``None`` (without importing the remote
+    machinery for a build that has no remote)."""
+    if "axl.cache._tiered" not in sys.modules:
+        return None
+    from axl.cache._tiered import TieredStore
+
+    return store if isinstance(store, TieredStore) else None
 
 
 def settle_remote(report: BuildReport, store: LocalStore) -> None:
@@ -49,19 +65,20 @@ def settle_remote(report: BuildReport, store: LocalStore) -> None:
     The counters then start again, so a command that builds several targets with one store
     reports each build's own figures. The connection stays open for the next build.
     """
-    if not isinstance(store, TieredStore):
+    remote = tiered(store)
+    if remote is None:
         return
     local_hits = remote_hits = 0
     for step in report.steps.values():
         if step.status != CACHED:
             continue
-        if step.key in store.fetched:
+        if step.key in remote.fetched:
             step.source = "remote"
             remote_hits += 1
         else:
             local_hits += 1
-    stats = store.stats.to_json()
+    stats = remote.stats.to_json()
     # Counted from the report: a record fetched for a step that was then not used is no hit.
     stats["remote_hits"] = remote_hits
     report.remote = {"local_hits": local_hits, **stats}
-    store.reset_stats()
+    remote.reset_stats()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,11 +13,10 @@ from typing import Any
 from axl._loader import find_workspace, split_spec
 from axl._params import load_params
 from axl.cache._local import LocalStore, write_atomic
-from axl.cache._tiered import TieredStore
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
 from axl.exec._history import graph_record
-from axl.exec._remote_build import build_store, settle_remote
+from axl.exec._remote_build import build_store, settle_remote, tiered
 from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
 from axl.graph._keys import environment_part
@@ -96,7 +94,7 @@ def run_local(
         root=root,
         cache=cache,
         no_cache=options is not None and options.no_cache,
-        remote=store if isinstance(store, TieredStore) else None,
+        remote=tiered(store),
     )
     cache.save()
     return run_ir(
@@ -156,7 +154,7 @@ def _symlink(target: str, link: str) -> None:
         if os.readlink(link) == target:
             return
     os.makedirs(os.path.dirname(link), exist_ok=True)
-    tmp = f"{os.path.dirname(link)}/.{os.path.basename(link)}.{secrets.token_hex(4)}"
+    tmp = f"{os.path.dirname(link)}/.{os.path.basename(link)}.{os.urandom(4).hex()}"
     os.symlink(target, tmp)
     os.replace(tmp, link)
 
@@ -167,7 +165,7 @@ def record_run(report: BuildReport, store: LocalStore, ir: IRWorkflow | None = N
     # Microseconds in the id: run ids sort in start order even for builds in the same second.
     micros = int(report.started % 1 * 1_000_000)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started)) + f".{micros:06d}"
-    report.run_id = f"{stamp}-{secrets.token_hex(3)}"
+    report.run_id = f"{stamp}-{os.urandom(3).hex()}"
     folder = store.runs_dir / report.workflow
     folder.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = report.run_record()

@@ -15,11 +15,10 @@ from typing import Any
 
 from axl import _loader
 from axl.cache._local import LocalStore
-from axl.cache._tiered import TieredStore
 from axl.errors import AxlError, BuildFileError, Loc, UsageError
 from axl.exec._engine import BuildOptions, EventHook
 from axl.exec._load import load_cached
-from axl.exec._remote_build import build_store
+from axl.exec._remote_build import build_store, tiered
 from axl.exec._report import BuildReport
 from axl.exec._session import cache_dir_for, run_ir
 from axl.graph._buildfile import Target, display_path
@@ -184,7 +183,7 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
         root=ctx.root,
         cache=ctx.load_cache,
         no_cache=ctx.options.no_cache,
-        remote=ctx.store if isinstance(ctx.store, TieredStore) else None,
+        remote=tiered(ctx.store),
     )
     report = run_ir(
         loaded.ir,
