@@ -173,6 +173,8 @@ def scenario_share(tmp: Path, url: str) -> None:
     remote = reused["remote"]
     assert remote["remote_hits"] == len(reused["steps"])
     assert remote["local_hits"] == 0
+    # The workflow's load came along too: the clean workspace imported no pandas to key its steps.
+    assert (built["remote"]["loads_uploaded"], remote["loads_fetched"]) == (1, 1)
     assert remote["bytes_downloaded"] > 0
     assert remote["uploads"] == 0
     # The downloaded outputs are real files with the right content.
