@@ -138,11 +138,9 @@ def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[RemoteEntr
         cas = {str(k): str(v) for k, v in dict(meta["cas"]).items()}
     except (_reapi.DecodeError, ValueError, KeyError, TypeError, AttributeError):
         return None, MALFORMED
-    if secret is not None:
-        if not isinstance(signature, str) or not signature:
-            return None, UNSIGNED
-        if not hmac.compare_digest(signature, hmac_digest(secret, body)):
-            return None, BAD_SIGNATURE
+    problem = _signature_problem(secret, body, signature)
+    if problem:
+        return None, problem
     record = ActionResult.from_bytes(body)
     if record is None or record.key != key:
         # A valid record replayed under another key is as wrong as a corrupt one.
@@ -151,6 +149,18 @@ def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[RemoteEntr
     if not all(_is_name(name) for name in names.values()):
         return None, MALFORMED
     return RemoteEntry(record, names), ""
+
+
+def _signature_problem(secret: bytes | None, body: bytes, signature: object) -> str:
+    """``""`` when ``body`` may be used: no secret to check against, or a good signature; else
+    :data:`UNSIGNED` or :data:`BAD_SIGNATURE`."""
+    if secret is None:
+        return ""
+    if not isinstance(signature, str) or not signature:
+        return UNSIGNED
+    if not hmac.compare_digest(signature, hmac_digest(secret, body)):
+        return BAD_SIGNATURE
+    return ""
 
 
 def _is_name(name: str) -> bool:
@@ -186,12 +196,8 @@ def decode_document(raw: bytes, secret: bytes | None) -> tuple[bytes | None, str
         signature = meta.get("signature")
     except (_reapi.DecodeError, ValueError, KeyError, TypeError, AttributeError):
         return None, MALFORMED
-    if secret is not None:
-        if not isinstance(signature, str) or not signature:
-            return None, UNSIGNED
-        if not hmac.compare_digest(signature, hmac_digest(secret, body)):
-            return None, BAD_SIGNATURE
-    return body, ""
+    problem = _signature_problem(secret, body, signature)
+    return (None, problem) if problem else (body, "")
 
 
 @dataclass
