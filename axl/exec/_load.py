@@ -33,10 +33,10 @@ from axl.graph._loadcache import (
     unshare_entry,
 )
 from axl.hashing import bytes_digest, key_digest
+from axl.ir import IRWorkflow, from_dict, to_dict
 
 if TYPE_CHECKING:
     from axl.cache._tiered import TieredStore
-from axl.ir import IRWorkflow, from_dict, to_dict
 
 
 @dataclass
