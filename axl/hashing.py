@@ -159,6 +159,11 @@ def bytes_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_sha256(name: str) -> bool:
+    """Whether ``name`` has the shape of a remote name: 64 lowercase hex digits."""
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The remote name (SHA-256, hex) of a file, streamed in 1 MiB reads."""
     import hashlib

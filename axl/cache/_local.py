@@ -23,9 +23,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from axl.cache._records import ActionResult
 from axl.hashing import file_digest
+
+if TYPE_CHECKING:
+    from axl.cache._tiered import TieredStore
 
 
 class LocalStore:
@@ -43,6 +47,11 @@ class LocalStore:
         self._made: set[str] = set()
         self._cas = str(self.cas_dir)
         self._ac = str(self.ac_dir)
+
+    def remote_tier(self) -> TieredStore | None:
+        """The store itself when it reads and writes through to a remote cache; a plain local
+        store has none (asking does not import the remote machinery)."""
+        return None
 
     # -- content-addressed blobs --------------------------------------------------------------
 

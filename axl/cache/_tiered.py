@@ -38,7 +38,7 @@ from axl.cache import _reapi
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
 from axl.cache._remote import RemoteError, RemoteStore
-from axl.hashing import bytes_sha256, file_digest, file_sha256, hmac_digest
+from axl.hashing import bytes_sha256, file_digest, file_sha256, hmac_digest, is_sha256
 
 #: The shared secret that signs remote action entries.
 ENV_SECRET = "AXL_CACHE_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -146,7 +146,7 @@ def decode_entry(raw: bytes, key: str, secret: bytes | None) -> tuple[RemoteEntr
         # A valid record replayed under another key is as wrong as a corrupt one.
         return None, MALFORMED
     names = {digest: cas.get(digest, "") for digest in record_blobs(record)}
-    if not all(_is_name(name) for name in names.values()):
+    if not all(is_sha256(name) for name in names.values()):
         return None, MALFORMED
     return RemoteEntry(record, names), ""
 
@@ -161,10 +161,6 @@ def _signature_problem(secret: bytes | None, body: bytes, signature: object) -> 
     if not hmac.compare_digest(signature, hmac_digest(secret, body)):
         return BAD_SIGNATURE
     return ""
-
-
-def _is_name(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 def encode_document(body: bytes, secret: bytes | None) -> bytes:
@@ -287,6 +283,9 @@ class TieredStore(LocalStore):
         self._suspect: set[str] = set()
         # BLAKE3 digest -> remote name, for blobs hashed or downloaded during this store's life.
         self._names: dict[str, str] = {}
+
+    def remote_tier(self) -> TieredStore:
+        return self
 
     @property
     def degraded(self) -> bool:

@@ -83,45 +83,54 @@ def load_cached(
         why = "--no-cache was given"
     else:
         entry, why = cache.lookup(identity)
-    source = "cached"
-    if entry is None and cache is not None and remote is not None and not no_cache:
-        entry = _fetch_shared(remote, identity, root, cache)
-        source = "cached (remote)"
+    source, shared = "cached", None
+    if entry is None and cache is not None and remote is not None:
+        shared = _shared(identity, root, cache)
+        if shared is not None and not no_cache:
+            entry = _fetch_shared(remote, shared, identity, root, cache)
+            source = "cached (remote)"
     if entry is not None:
         ir = from_dict(entry.ir)
         return Loaded(ir, _table_code(entry), _importer(spec, root, ir, entry.files), source)
     ir, code, fresh = _load(spec, params, identity, extra_files, root, cache)
-    if fresh is not None and cache is not None and remote is not None:
-        _share(remote, fresh, root, cache)
+    if fresh is not None and shared is not None and remote is not None:
+        _share(remote, shared, fresh, root)
     return Loaded(ir, code, None, why)
 
 
-def _shared_key(identity: dict[str, Any], root: Path, cache: LoadCache) -> str | None:
-    """The remote key of a load: its shared identity and the digest of the workflow's file, so
-    branches that differ there keep separate entries rather than replacing each other's."""
+def _shared(
+    identity: dict[str, Any], root: Path, cache: LoadCache
+) -> tuple[dict[str, Any], str] | None:
+    """A load's shared identity and its remote key, which adds the digest of the workflow's file
+    so that branches differing there keep separate entries rather than replacing each other's.
+    ``None`` when the load cannot be shared."""
     shared = shared_identity(identity, root)
     if shared is None:
         return None
     module = str(identity.get("workflow", "")).rpartition(":")[0]
     main = cache.digest(module) if module.endswith(".py") else None
-    return key_digest("shared-load", {"identity": shared, "main": main})
+    return shared, key_digest("shared-load", {"identity": shared, "main": main})
 
 
 def _fetch_shared(
-    remote: TieredStore, identity: dict[str, Any], root: Path, cache: LoadCache
+    remote: TieredStore,
+    shared: tuple[dict[str, Any], str],
+    identity: dict[str, Any],
+    root: Path,
+    cache: LoadCache,
 ) -> Entry | None:
     """The remote's load for ``identity`` if it applies here (stored locally for next time)."""
     import json
 
-    key = _shared_key(identity, root, cache)
-    body = remote.get_document(key) if key is not None else None
+    shared_id, key = shared
+    body = remote.get_document(key)
     if body is None:
         return None
     try:
         data = json.loads(body)
     except ValueError:
         return None
-    entry, _ = unshare_entry(data, identity, root, cache)
+    entry = unshare_entry(data, shared_id, identity, root, cache)
     if entry is None:
         return None
     cache.store(entry)
@@ -129,12 +138,14 @@ def _fetch_shared(
     return entry
 
 
-def _share(remote: TieredStore, entry: Entry, root: Path, cache: LoadCache) -> None:
+def _share(
+    remote: TieredStore, shared: tuple[dict[str, Any], str], entry: Entry, root: Path
+) -> None:
     from axl.hashing import canonical_json
 
-    key = _shared_key(entry.identity, root, cache)
-    data = share_entry(entry, root)
-    if key is None or data is None or not remote.upload:
+    shared_id, key = shared
+    data = share_entry(entry, shared_id, root)
+    if data is None or not remote.upload:
         return
     remote.put_document(key, canonical_json(data).encode())
     if not remote.degraded:

@@ -8,7 +8,6 @@ remote and attaches the remote's statistics to the report and the run record.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from axl.cache._remote import open_remote, remote_config
 from axl.exec._report import CACHED, BuildReport
 
 if TYPE_CHECKING:
-    from axl.cache._tiered import TieredStore, Warn
+    from axl.cache._tiered import Warn
 
 
 def build_store(
@@ -49,23 +48,13 @@ def build_store(
     return TieredStore(cache_root, open_remote(config.url), upload=config.upload, warn=warn)
 
 
-def tiered(store: LocalStore) -> TieredStore | None:
-    """``store`` when it has a remote tier, else ``None`` (without importing the remote
-    machinery for a build that has no remote)."""
-    if "axl.cache._tiered" not in sys.modules:
-        return None
-    from axl.cache._tiered import TieredStore
-
-    return store if isinstance(store, TieredStore) else None
-
-
 def settle_remote(report: BuildReport, store: LocalStore) -> None:
     """After a build: mark remote hits and attach the remote's statistics to the report.
 
     The counters then start again, so a command that builds several targets with one store
     reports each build's own figures. The connection stays open for the next build.
     """
-    remote = tiered(store)
+    remote = store.remote_tier()
     if remote is None:
         return
     local_hits = remote_hits = 0

@@ -16,7 +16,7 @@ from axl.cache._local import LocalStore, write_atomic
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
 from axl.exec._history import graph_record
-from axl.exec._remote_build import build_store, settle_remote, tiered
+from axl.exec._remote_build import build_store, settle_remote
 from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
 from axl.graph._keys import environment_part
@@ -94,7 +94,7 @@ def run_local(
         root=root,
         cache=cache,
         no_cache=options is not None and options.no_cache,
-        remote=tiered(store),
+        remote=store.remote_tier(),
     )
     cache.save()
     return run_ir(

@@ -18,7 +18,7 @@ from axl.cache._local import LocalStore
 from axl.errors import AxlError, BuildFileError, Loc, UsageError
 from axl.exec._engine import BuildOptions, EventHook
 from axl.exec._load import load_cached
-from axl.exec._remote_build import build_store, tiered
+from axl.exec._remote_build import build_store
 from axl.exec._report import BuildReport
 from axl.exec._session import cache_dir_for, run_ir
 from axl.graph._buildfile import Target, display_path
@@ -183,7 +183,7 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
         root=ctx.root,
         cache=ctx.load_cache,
         no_cache=ctx.options.no_cache,
-        remote=tiered(ctx.store),
+        remote=ctx.store.remote_tier(),
     )
     report = run_ir(
         loaded.ir,

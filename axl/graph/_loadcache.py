@@ -264,11 +264,9 @@ def shared_identity(identity: dict[str, Any], root: Path) -> dict[str, Any] | No
     return shared
 
 
-def share_entry(entry: Entry, root: Path) -> dict[str, Any] | None:
-    """``entry`` in its shareable form, or ``None`` when it cannot be shared."""
-    identity = shared_identity(entry.identity, root)
-    if identity is None:
-        return None
+def share_entry(entry: Entry, identity: dict[str, Any], root: Path) -> dict[str, Any] | None:
+    """``entry`` in its shareable form (``identity``: its :func:`shared_identity`), or ``None``
+    when a file it read lies outside every anchor."""
     anchors = _anchors(root)
     files: dict[str, str | None] = {}
     for path, digest in entry.files.items():
@@ -286,26 +284,24 @@ def share_entry(entry: Entry, root: Path) -> dict[str, Any] | None:
 
 
 def unshare_entry(
-    data: Any, identity: dict[str, Any], root: Path, cache: LoadCache
-) -> tuple[Entry | None, str]:
-    """A shared entry made local: its paths resolved against this machine's anchors and every
-    file checked against its digest here. ``(None, why)`` when it does not apply."""
-    shared = shared_identity(identity, root)
-    if not isinstance(data, dict) or shared is None or data.get("identity") != shared:
-        return None, "the remote load is for another target or machine"
+    data: Any, shared: dict[str, Any], identity: dict[str, Any], root: Path, cache: LoadCache
+) -> Entry | None:
+    """A shared entry made local (``shared``: the :func:`shared_identity` of the local
+    ``identity``): its paths resolved against this machine's anchors and every file checked
+    against its digest here. ``None`` when it does not apply."""
+    if not isinstance(data, dict) or data.get("identity") != shared:
+        return None
     anchors = _anchors(root)
     files: dict[str, str | None] = {}
     try:
         for name, digest in dict(data["files"]).items():
             path = _absolute(str(name), anchors)
             if path is None or not (digest is None or isinstance(digest, str)):
-                return None, "the remote load is unreadable"
+                return None
             files[path] = digest
         entry = Entry(identity, files, dict(data["ir"]), list(data["tables"]), dict(data["code"]))
     except (KeyError, TypeError, ValueError):
-        return None, "the remote load is unreadable"
-    for path, digest in entry.files.items():
-        now = cache.digest(path)
-        if now != digest:
-            return None, f"{_shown(path)} differs from the remote load's"
-    return entry, "sources match the remote load"
+        return None
+    if any(cache.digest(path) != digest for path, digest in entry.files.items()):
+        return None
+    return entry

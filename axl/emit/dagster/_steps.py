@@ -318,14 +318,13 @@ def _fetch_inputs(store: LocalStore, inputs: Mapping[str, Artifact]) -> None:
     runner reads them from there): each missing blob comes with its producer's entry, which is
     checked (signature, digests) like any remote hit. One that cannot be had is left out; the
     runner then reports the missing input."""
-    from axl.cache._tiered import TieredStore
-
-    if not isinstance(store, TieredStore):
+    remote = store.remote_tier()
+    if remote is None:
         return
     for artifact in inputs.values():
-        if artifact.producer and not store.has_blob(artifact.digest):
+        if artifact.producer and not remote.has_blob(artifact.digest):
             with contextlib.suppress(AxlError):
-                store.get_record(artifact.producer)
+                remote.get_record(artifact.producer)
 
 
 def _execute(
