@@ -10,13 +10,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps test check lint typecheck demo golden bench build clean images
+.PHONY: help setup system-deps test check lint lint-workflows typecheck demo golden bench build clean images
 
 help:
 	@echo "make demo       install what is missing, then build //examples:churn"
 	@echo "make test       install what is missing (incl. system services), then run the whole suite"
 	@echo "make check      fast inner loop: lint, typecheck, tests without the heavy integration ones"
-	@echo "make lint | typecheck | golden | bench | build | clean"
+	@echo "make lint | lint-workflows | typecheck | golden | bench | build | clean"
 	@echo "make images     build the runner base image axl-runner:latest (needs Docker)"
 
 # uv is installed with pip when it is missing, so a machine with only Python and pip suffices.
@@ -30,9 +30,18 @@ $(VENV)/.axl-setup: pyproject.toml uv.lock
 system-deps:
 	@bash scripts/system-deps.sh
 
-lint: setup
+lint: setup lint-workflows
 	$(VENV)/bin/ruff check axl tests examples bench
 	$(VENV)/bin/ruff format --check axl tests examples bench
+
+# The GitHub Actions workflows can only be linted here, not run: zizmor's security audits
+# (offline: no GitHub API, so pinned SHAs are checked for shape, not existence) and GitHub's
+# workflow JSON schema, shipped inside check-jsonschema. WORKFLOWS: another directory to check.
+WORKFLOWS ?= .github/workflows
+lint-workflows: setup
+	$(VENV)/bin/zizmor --offline --strict-collection --quiet --no-progress $(WORKFLOWS)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows \
+		$(wildcard $(WORKFLOWS)/*.yml $(WORKFLOWS)/*.yaml)
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -55,7 +64,7 @@ bench: setup
 build: setup
 	rm -rf dist
 	$(UV) build
-	$(VENV)/bin/twine check dist/*
+	$(VENV)/bin/twine check --strict dist/*
 
 # The runner base image (images/Dockerfile.runner) from axl's wheel and locked requirements.
 # AXL_BUILD_CA_BUNDLE / AXL_BUILD_NETWORK as for `axl build-image`; AXL_RUNNER_BASE: the base.
