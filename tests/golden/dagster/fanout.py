@@ -216,7 +216,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:2d1339ddb9dfaf659f6d95a9255bdf418cc5c2bdeebba1df91988a2e2777e1ea",
+            "dependencies": "uv.lock:5a9eca451ed3a089f936a0b38942ad441d991e7ed3d6d8d67f9f9cd7126cc83d",
         },
         "sources": {
             "examples/fanout.py": "ae0db91ddae5fdc3228bbe306500177e9e69e916241e76ae9ee89d106c5a44cd",

@@ -73,7 +73,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:2d1339ddb9dfaf659f6d95a9255bdf418cc5c2bdeebba1df91988a2e2777e1ea",
+            "dependencies": "uv.lock:5a9eca451ed3a089f936a0b38942ad441d991e7ed3d6d8d67f9f9cd7126cc83d",
         },
         "sources": {
             "examples/tiny.py": "65b1ac0a6990fd69413c79cdbd71fdfbdc8f5f77cc33133eba6efe68bdf10e2c",
