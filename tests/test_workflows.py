@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import REPO
 
@@ -31,13 +32,6 @@ def _lint(workflows: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _copy(tmp_path: Path) -> Path:
-    """The real workflows, copied where zizmor collects them (a ``.github/workflows`` folder)."""
-    copy = tmp_path / ".github" / "workflows"
-    shutil.copytree(WORKFLOWS, copy)
-    return copy
-
-
 def test_lint_passes_on_the_real_workflows() -> None:
     proc = _lint(WORKFLOWS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -45,39 +39,32 @@ def test_lint_passes_on_the_real_workflows() -> None:
     assert "ok -- validation done" in proc.stdout
 
 
-def test_lint_fails_on_an_action_pinned_to_a_moving_tag(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
+@pytest.mark.parametrize(
+    ("real", "broken", "finding"),
+    [
+        pytest.param(CHECKOUT_PIN, "actions/checkout@v4", "unpinned-uses", id="unpinned-action"),
+        pytest.param(
+            "enable-cache: false", "enable-cache: true", "cache-poisoning", id="release-cache"
+        ),
+        # A misspelt key zizmor does not look at is caught by the workflow schema.
+        pytest.param(
+            "    needs: build\n", "    need: build\n", "'need' was unexpected", id="schema"
+        ),
+    ],
+)
+def test_lint_fails_on_a_broken_copy_of_the_release_workflow(
+    tmp_path: Path, real: str, broken: str, finding: str
+) -> None:
+    copy = tmp_path / ".github" / "workflows"  # where zizmor collects workflows
+    shutil.copytree(WORKFLOWS, copy)
     release = copy / "release.yml"
     text = release.read_text()
-    assert CHECKOUT_PIN in text
-    release.write_text(text.replace(CHECKOUT_PIN, "actions/checkout@v4", 1))
+    assert real in text
+    release.write_text(text.replace(real, broken, 1))
     proc = _lint(copy)
     assert proc.returncode != 0, proc.stdout
-    assert "unpinned-uses" in proc.stdout
+    assert finding in proc.stdout
     assert "release.yml" in proc.stdout
-
-
-def test_lint_fails_on_a_cache_restored_in_the_release_job(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
-    release = copy / "release.yml"
-    text = release.read_text()
-    assert "enable-cache: false" in text
-    release.write_text(text.replace("enable-cache: false", "enable-cache: true", 1))
-    proc = _lint(copy)
-    assert proc.returncode != 0, proc.stdout
-    assert "cache-poisoning" in proc.stdout
-
-
-def test_lint_fails_on_a_workflow_outside_github_schema(tmp_path: Path) -> None:
-    """A misspelt key zizmor does not look at (`need:`) is caught by the workflow schema."""
-    copy = _copy(tmp_path)
-    release = copy / "release.yml"
-    text = release.read_text()
-    assert "    needs: build\n" in text
-    release.write_text(text.replace("    needs: build\n", "    need: build\n", 1))
-    proc = _lint(copy)
-    assert proc.returncode != 0, proc.stdout
-    assert "'need' was unexpected" in proc.stdout
 
 
 def test_every_action_is_pinned_to_a_sha_with_its_tag_in_a_comment() -> None:
