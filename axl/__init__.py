@@ -1,7 +1,20 @@
 """axl: build ML workflows the way Bazel builds software."""
 
+from axl._api import build, results
+from axl._results import BuildFailed, BuildResult, StepResult
 from axl.dsl import OutputRef, Workflow, step, workflow
 
 __version__ = "0.1.0"
 
-__all__ = ["OutputRef", "Workflow", "__version__", "step", "workflow"]
+__all__ = [
+    "BuildFailed",
+    "BuildResult",
+    "OutputRef",
+    "StepResult",
+    "Workflow",
+    "__version__",
+    "build",
+    "results",
+    "step",
+    "workflow",
+]

@@ -77,6 +77,7 @@ def build_targets(
     on_target: Callable[[TargetResult], None] | None = None,
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
+    on_event: EventHook | None = None,
 ) -> list[TargetResult]:
     """Build the targets ``patterns`` name and their deps, deps first.
 
@@ -90,6 +91,7 @@ def build_targets(
         on_target: Called as each target ends.
         remote_cache: ``--remote-cache`` (see :func:`axl.exec._remote_build.build_store`).
         remote_upload: ``--[no-]remote-upload``.
+        on_event: The engine's progress hook, for every workflow target.
 
     Raises:
         AxlError: A label, BUILD file or target cannot be resolved or built.
@@ -113,6 +115,7 @@ def build_targets(
         options=opts,
         load_cache=LoadCache(folder / "load") if load_cache else None,
         params=Path(params).resolve() if params is not None else None,
+        on_event=on_event,
     )
     stopped = False
     for target in order:

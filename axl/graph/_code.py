@@ -14,6 +14,7 @@ covers exactly the code that runs.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from types import FunctionType, MethodType, ModuleType
 from typing import Any
 
 from axl import _loader
+from axl.graph._cells import CELL, cell_file, cell_source, sibling_cells
 from axl.hashing import key_digest
 
 
@@ -42,6 +44,7 @@ class CodeIndex:
         self.root = root.resolve()
         self._modules: dict[str, _Module | None] = {}
         self._memo: dict[int, dict[str, str]] = {}
+        self._cells: dict[str, _Module | None] = {}
         #: Source files read, absolute path -> digest of their bytes (for reuse without import).
         self.files: dict[str, str] = {}
 
@@ -99,7 +102,7 @@ class CodeIndex:
         obj = inspect.unwrap(obj) if isinstance(obj, FunctionType) else obj
         if not isinstance(obj, (FunctionType, type)):
             return None
-        module = self._module(getattr(obj, "__module__", None))
+        module = self._module(getattr(obj, "__module__", None)) or self._cell(cell_file(obj))
         if module is None:
             return None
         node = _find_def(module.tree, obj.__qualname__)
@@ -135,6 +138,18 @@ class CodeIndex:
             _index_module(result)
         self._modules[name] = result
         return result
+
+    def _cell(self, filename: str | None) -> _Module | None:
+        """The notebook cell compiled as ``filename`` (see :mod:`axl.graph._cells`)."""
+        if filename is None:
+            return None
+        if filename not in self._cells:
+            cell: _Module | None = None
+            with contextlib.suppress(SyntaxError):
+                cell = _Module("__main__", filename, CELL, ast.parse(cell_source(filename)))
+                _index_module(cell)
+            self._cells[filename] = cell
+        return self._cells[filename]
 
     def _is_project(self, path: Path) -> bool:
         path = path.resolve()
@@ -177,6 +192,8 @@ class CodeIndex:
             seen.add((module.name, name))
             if name in module.assigns:
                 return module, name
+            if module.rel == CELL:
+                return self._cell_const(module, name)
             imported = module.imports.get(name)
             if imported is None:
                 return None
@@ -184,6 +201,14 @@ class CodeIndex:
             if source_mod is None:
                 return None
             module, name = source_mod, imported[1]
+        return None
+
+    def _cell_const(self, module: _Module, name: str) -> tuple[_Module, str] | None:
+        """A constant a cell reads, assigned by the most recent cell that assigns it."""
+        for filename in sibling_cells(module.file):
+            cell = self._cell(filename)
+            if cell is not None and name in cell.assigns:
+                return cell, name
         return None
 
 
