@@ -149,7 +149,7 @@ class BuildResult:
     def __getitem__(self, step: str) -> Any: ...
     def __getitem__(self, step: str | StepDef[Any]) -> Any:
         found = self.step(step)
-        if "out" in found.outputs:  # one output (for the params step: all its values)
+        if not found.ok or "out" in found.outputs:  # one output (params step: all its values)
             return self.output(found.name, "out")
         return tuple(self.output(found.name, name) for name in found.outputs)
 
