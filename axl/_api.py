@@ -77,8 +77,11 @@ def build(
         BuildFailed: A step failed or could not run (unless ``raise_on_failure`` is false).
         AxlError: The workflow, its params or the options are wrong (nothing ran).
     """
+    from axl._loader import find_workspace
+    from axl._stale import check_current
     from axl.exec._engine import BuildOptions
 
+    check_current(find_workspace(explicit=workspace))
     options = BuildOptions(
         jobs=jobs,
         in_process=in_process,

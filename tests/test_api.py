@@ -429,3 +429,24 @@ def test_mypy_sees_the_result_types(tmp_path: Path) -> None:
     expected = _marked(source, "T")
     assert len(expected) >= 10
     assert revealed == expected
+
+
+def test_a_module_edited_after_its_import_is_refused(workspace: Path) -> None:
+    import importlib
+
+    spec, name = _module(workspace)
+    cls = _flow(workspace, name)
+    assert axl.build(cls, in_process=True)["total"] == 4
+    path = workspace / spec.partition(":")[0]
+    path.write_text(path.read_text().replace("x + 1", "x + 10"))
+    # Its key would digest the new text while the imported (old) code runs: by class or spec.
+    for ref in (cls, spec):
+        with pytest.raises(UsageError, match=r"changed after it was imported \(`bump` differs\)"):
+            axl.build(ref, in_process=True)
+    cls = importlib.reload(sys.modules[name]).Flow
+    assert axl.build(cls, in_process=True)["total"] == 13
+    path.write_text(path.read_text().replace("def bump", "LIMIT = 1\n\n\ndef bump"))
+    importlib.reload(sys.modules[name])
+    path.write_text(path.read_text().replace("LIMIT = 1", "LIMIT = 2"))
+    with pytest.raises(UsageError, match=r"\(`LIMIT` differs\)"):
+        axl.build(cls, in_process=True)
