@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +91,9 @@ def build(
     )
     remote: dict[str, Any] = {"remote_cache": remote_cache, "remote_upload": remote_upload}
     with _progress(progress) as on_event:
+        req = _Request(workspace, cache_dir, options, on_event, remote)
         if isinstance(workflow, str) and workflow.startswith(("//", ":")):
-            report = _build_label(workflow, params, workspace, cache_dir, options, on_event, remote)
+            report = _build_label(workflow, params, req)
         elif isinstance(workflow, str) and not isinstance(params, Mapping):
             from axl.exec._session import run_local
 
@@ -106,7 +107,7 @@ def build(
                 **remote,
             )
         else:
-            report = _build_class(workflow, params, workspace, cache_dir, options, on_event, remote)
+            report = _build_class(workflow, params, req)
     result = _result(report, workspace, cache_dir)
     if progress is not False and on_event is not None:
         _print_summary(result)
@@ -168,22 +169,25 @@ def _from_run(run: Run, folder: Path) -> BuildResult:
     )
 
 
-def _build_class(
-    workflow: WorkflowRef,
-    params: Params,
-    workspace: str | Path | None,
-    cache_dir: str | Path | None,
-    options: BuildOptions,
-    on_event: Callable[[str, str], None] | None,
-    remote: dict[str, Any],
-) -> BuildReport:
+@dataclass
+class _Request:
+    """What every form of :func:`build` passes on to the engine."""
+
+    workspace: str | Path | None
+    cache_dir: str | Path | None
+    options: BuildOptions
+    on_event: Callable[[str, str], None] | None
+    remote: dict[str, Any]
+
+
+def _build_class(workflow: WorkflowRef, params: Params, req: _Request) -> BuildReport:
     """Trace and key a workflow class in this process, then run the engine on it."""
     from axl._loader import find_workspace, load_workflow
     from axl.exec._remote_build import build_store
     from axl.exec._session import cache_dir_for, live_code, run_ir
     from axl.ir import build_ir
 
-    root = find_workspace(explicit=workspace)
+    root = find_workspace(explicit=req.workspace)
     if isinstance(workflow, str):
         cls = load_workflow(_resolve_spec(workflow), root)
     elif isinstance(workflow, type) and issubclass(workflow, Workflow):
@@ -194,10 +198,10 @@ def _build_class(
             hint="pass the class itself (a subclass of axl.Workflow), not an instance",
         )
     overrides, shown = _params(params)
-    store = build_store(root, cache_dir_for(root, cache_dir), **remote)
+    store = build_store(root, cache_dir_for(root, req.cache_dir), **req.remote)
     ir = build_ir(cls, overrides, shown)
     code, _ = live_code(cls, root)
-    return run_ir(ir, root=root, store=store, code=code, options=options, on_event=on_event)
+    return run_ir(ir, root=root, store=store, code=code, options=req.options, on_event=req.on_event)
 
 
 def _resolve_spec(spec: str) -> str:
@@ -220,15 +224,7 @@ def _params(params: Params) -> tuple[Mapping[str, Any] | None, str | None]:
     return load_params(params), display_path(Path(params).resolve())
 
 
-def _build_label(
-    label: str,
-    params: Params,
-    workspace: str | Path | None,
-    cache_dir: str | Path | None,
-    options: BuildOptions,
-    on_event: Callable[[str, str], None] | None,
-    remote: dict[str, Any],
-) -> BuildReport:
+def _build_label(label: str, params: Params, req: _Request) -> BuildReport:
     """Build one ``axl_workflow`` target, as ``axl build LABEL`` does."""
     from axl.exec._targets import build_targets
 
@@ -239,12 +235,12 @@ def _build_label(
         )
     found = build_targets(
         [label],
-        workspace=workspace,
-        cache_dir=cache_dir,
-        options=options,
+        workspace=req.workspace,
+        cache_dir=req.cache_dir,
+        options=req.options,
         params=params,
-        on_event=on_event,
-        **remote,
+        on_event=req.on_event,
+        **req.remote,
     )
     reports = [r.report for r in found if r.kind == "axl_workflow" and r.report is not None]
     if len(found) != 1 or len(reports) != 1:
