@@ -450,3 +450,15 @@ def test_a_module_edited_after_its_import_is_refused(workspace: Path) -> None:
     path.write_text(path.read_text().replace("LIMIT = 1", "LIMIT = 2"))
     with pytest.raises(UsageError, match=r"\(`LIMIT` differs\)"):
         axl.build(cls, in_process=True)
+
+
+def test_remote_cache_hits_show_their_source(workspace: Path, tmp_path: Path) -> None:
+    _, name = _module(workspace)
+    cls = _flow(workspace, name)
+    remote = str(tmp_path / "remote")  # a folder every machine mounts: the simplest remote
+    first = axl.build(cls, remote_cache=remote, cache_dir=tmp_path / "ci", in_process=True)
+    assert {s.status for s in first.steps.values()} == {"ran"}
+    laptop = axl.build(cls, remote_cache=remote, cache_dir=tmp_path / "laptop", jobs=1)
+    assert {(s.status, s.source) for s in laptop.steps.values()} == {("cached", "remote")}
+    assert laptop["total"] == 4
+    assert laptop.cache_dir == tmp_path / "laptop"
