@@ -227,7 +227,13 @@ def _params(params: Params) -> tuple[Mapping[str, Any] | None, str | None]:
 def _build_label(label: str, params: Params, req: _Request) -> BuildReport:
     """Build one ``axl_workflow`` target, as ``axl build LABEL`` does."""
     from axl.exec._targets import build_targets
+    from axl.graph._labels import parse_pattern
 
+    if parse_pattern(label, "").kind != "target":
+        raise UsageError(
+            f"{label} must name one axl_workflow target",
+            hint="name a single workflow target, e.g. //examples:churn",
+        )
     if isinstance(params, Mapping):
         raise UsageError(
             f"params for {label} must be a file (as `axl build --params`), not a dict",
@@ -242,13 +248,15 @@ def _build_label(label: str, params: Params, req: _Request) -> BuildReport:
         on_event=req.on_event,
         **req.remote,
     )
-    reports = [r.report for r in found if r.kind == "axl_workflow" and r.report is not None]
-    if len(found) != 1 or len(reports) != 1:
+    last = found[-1]  # deps are built first: the target named is the last one
+    if last.kind != "axl_workflow":
         raise UsageError(
-            f"{label} must name one axl_workflow target (it built {len(found)} targets)",
+            f"{label} must name one axl_workflow target, not a {last.kind}",
             hint="name a single workflow target, e.g. //examples:churn",
         )
-    return reports[0]
+    if last.report is None:
+        raise UsageError(f"{label} {last.status}: {last.reason}")
+    return last.report
 
 
 def _result(

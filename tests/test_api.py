@@ -462,3 +462,19 @@ def test_remote_cache_hits_show_their_source(workspace: Path, tmp_path: Path) ->
     assert {(s.status, s.source) for s in laptop.steps.values()} == {("cached", "remote")}
     assert laptop["total"] == 4
     assert laptop.cache_dir == tmp_path / "laptop"
+
+
+def test_what_the_api_refuses(workspace: Path) -> None:
+    spec, name = _module(workspace)
+    write(workspace / "BUILD", f'axl_workflow(name = "flow", workflow = "{spec}")\n')
+    with pytest.raises(UsageError, match="params for //:flow must be a file"):
+        axl.build("//:flow", params={"n": 1})
+    with pytest.raises(UsageError, match="must name one axl_workflow target"):
+        axl.build("//:all")
+    assert not (workspace / ".axl" / "runs").exists()  # refused before building anything
+    with pytest.raises(UsageError, match="takes a workflow class"):
+        axl.build(_flow(workspace, name)())  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="results\\(\\) takes a workflow's name"):
+        axl.results(spec)
+    with pytest.raises(Exception, match="has no class 'Nope'"):
+        axl.build(f"{spec.partition(':')[0]}:Nope")
