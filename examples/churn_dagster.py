@@ -148,7 +148,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:5a9eca451ed3a089f936a0b38942ad441d991e7ed3d6d8d67f9f9cd7126cc83d",
+            "dependencies": "uv.lock:8b26b0743e16bc68a65b09f8e26c75e8ef5092fbb31580d608b76a0bb84b8093",
         },
         "sources": {
             "examples/churn_workflow.py": "d33ea41af5b636af538e994b126d00a17eb386c4e081bf927b8e6aa5e2b44941",

@@ -216,7 +216,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:5a9eca451ed3a089f936a0b38942ad441d991e7ed3d6d8d67f9f9cd7126cc83d",
+            "dependencies": "uv.lock:8b26b0743e16bc68a65b09f8e26c75e8ef5092fbb31580d608b76a0bb84b8093",
         },
         "sources": {
             "examples/fanout.py": "ae0db91ddae5fdc3228bbe306500177e9e69e916241e76ae9ee89d106c5a44cd",
