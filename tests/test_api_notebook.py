@@ -19,14 +19,34 @@ import axl
 NOTEBOOK = REPO / "examples" / "notebook.ipynb"
 
 
-def _execute(folder: Path, edits: dict[str, str] | None = None) -> nbformat.NotebookNode:
+#: A cell the test appends once: a cell-defined step runs in a worker process, not the kernel.
+IN_A_WORKER = """
+import os
+
+class Pid(Workflow):
+    @step
+    def pid(self) -> int:
+        return os.getpid()
+
+    def graph(self):
+        return self.pid()
+
+assert axl.build(Pid, jobs=2, no_cache=True)["pid"] != os.getpid()
+"""
+
+
+def _execute(
+    folder: Path, edits: dict[str, str] | None = None, extra: str | None = None
+) -> nbformat.NotebookNode:
     """Run the notebook in a new kernel in ``folder``, after replacing each key of ``edits``
-    (which must occur in exactly one cell) by its value."""
+    (which must occur in exactly one cell) by its value, with an ``extra`` cell at the end."""
     nb = nbformat.read(folder / "notebook.ipynb", as_version=4)
     for old, new in (edits or {}).items():
         cells = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
         assert len(cells) == 1, f"{old!r} is in {len(cells)} cells"
         cells[0].source = cells[0].source.replace(old, new)
+    if extra is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(extra))
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
@@ -53,13 +73,13 @@ def test_notebook_builds_reruns_cached_and_edits_rerun_what_they_reach(
     monkeypatch.delenv("AXL_CACHE_DIR", raising=False)  # the kernel inherits the environment
     shutil.copy(NOTEBOOK, workspace / "notebook.ipynb")
 
-    nb = _execute(workspace)
+    nb = _execute(workspace, extra=IN_A_WORKER)  # raises if a cell raises
     assert set(_statuses(workspace).values()) == {"ran"}
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "  ran      features" in text
     assert "NotebookFlow: ok in" in text
-    last = nb.cells[-1].outputs[0]["data"]["text/plain"]
+    last = nb.cells[-2].outputs[0]["data"]["text/plain"]
     assert last == "{'mean': 1.034971, 'n': 20}"
     first = axl.results("NotebookFlow", workspace=workspace)
     code = first.steps  # cell code is keyed by its source, never the kernel's file names
