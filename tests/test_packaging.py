@@ -66,15 +66,15 @@ def test_twine_check_passes(dist: Path) -> None:
 
 @pytest.mark.slow
 def test_wheel_contents_and_metadata(dist: Path) -> None:
-    wheel = _one(dist, f"axl-{axl.__version__}-py3-none-any.whl")
+    wheel = _one(dist, f"axl_build-{axl.__version__}-py3-none-any.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        info = f"axl-{axl.__version__}.dist-info"
+        info = f"axl_build-{axl.__version__}.dist-info"
         meta = email.message_from_bytes(zf.read(f"{info}/METADATA"))
         entry_points = zf.read(f"{info}/entry_points.txt").decode()
     assert {"axl/__init__.py", "axl/py.typed", "axl/cli/__init__.py", "axl/ir/__init__.py"} <= names
     assert not [n for n in names if n.startswith(("tests/", "examples/", ".venv/"))]
-    assert meta["Name"] == "axl"
+    assert meta["Name"] == "axl-build"  # the distribution; the import name stays axl
     assert meta["Version"] == axl.__version__
     assert meta["Requires-Python"] == ">=3.10"
     assert meta["Description-Content-Type"] == "text/markdown"
@@ -84,7 +84,7 @@ def test_wheel_contents_and_metadata(dist: Path) -> None:
 
 @pytest.mark.slow
 def test_sdist_contents(dist: Path) -> None:
-    sdist = _one(dist, f"axl-{axl.__version__}.tar.gz")
+    sdist = _one(dist, f"axl_build-{axl.__version__}.tar.gz")
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     assert {"pyproject.toml", "README.md", "LICENSE", "axl/__init__.py", "axl/py.typed"} <= names

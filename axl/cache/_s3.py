@@ -44,7 +44,7 @@ class S3Remote:
         except ImportError:
             raise UsageError(
                 f"the remote cache {url} needs boto3, which is not installed",
-                hint="install the s3 extra: pip install 'axl[s3]'",
+                hint="install the s3 extra: pip install 'axl-build[s3]'",
             ) from None
         config = Config(
             connect_timeout=timeout,

@@ -124,7 +124,7 @@ class Engine:
         except ImportError:
             raise ImageError(
                 "building images needs the `docker` Python package",
-                hint="install axl's docker extra: pip install 'axl[docker]'",
+                hint="install axl's docker extra: pip install 'axl-build[docker]'",
             ) from None
         try:
             self._client = docker.DockerClient(base_url=self.host, version="auto", timeout=600)

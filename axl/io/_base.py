@@ -216,5 +216,5 @@ def require(handler: str, module: str) -> ModuleType:
     except ImportError:
         raise RunnerError(
             f"the {handler} IO handler needs {module.partition('.')[0]}, which is not installed",
-            hint="install axl's data extra: pip install 'axl[data]'",
+            hint="install axl's data extra: pip install 'axl-build[data]'",
         ) from None

@@ -176,7 +176,7 @@ class S3Store:
             except ImportError:
                 raise RunnerError(
                     f"artifact store {self.url} needs boto3, which is not installed",
-                    hint="install the s3 extra: pip install 'axl[s3]'",
+                    hint="install the s3 extra: pip install 'axl-build[s3]'",
                 ) from None
             self._client = boto3.client("s3")
         return self._client
