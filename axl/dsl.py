@@ -336,7 +336,11 @@ class Workflow:
     _axl_tracer: Any = None
 
     def graph(self) -> Any:
-        """Wire the steps: call them and return the final output(s)."""
+        """Wire the steps: call them and return the final output(s).
+
+        A workflow that does not override it gets a graph inferred from its steps' parameter
+        names (:mod:`axl.ir._autowire`); this default body only runs when called by hand.
+        """
         raise WorkflowError(
             f"workflow {type(self).__name__!r} does not define graph()",
             hint="define graph(self) that calls the steps and returns the final output",

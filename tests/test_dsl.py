@@ -185,14 +185,19 @@ def test_steps_lists_inherited_steps_in_definition_order() -> None:
     assert Child.steps()["b2"].fn(Child()) == 4
 
 
-def test_graph_is_required() -> None:
+def test_without_graph_it_is_inferred_and_without_steps_it_is_an_error() -> None:
     class NoGraph(Workflow):
         @step
         def a(self) -> int:
             return 1
 
-    with pytest.raises(WorkflowError, match="does not define graph"):
-        build_ir(NoGraph)
+    assert build_ir(NoGraph).inferred  # tests/test_autowire.py covers the inference
+
+    class Empty(Workflow):
+        pass
+
+    with pytest.raises(WorkflowError, match="defines neither graph\\(\\) nor any step"):
+        build_ir(Empty)
 
 
 # -- OutputRef refuses misuse --------------------------------------------------------------------

@@ -30,6 +30,8 @@ def render_summary(ir: ir_mod.IRWorkflow) -> str:
         f"workflow {ir.name}: {len(ir.nodes)} steps, {len(edges)} edges, "
         f"hash {ir.compute_hash()[:16]}"
     ]
+    if ir.inferred:
+        lines.append("  graph inferred from parameter names (the workflow defines no graph())")
     for node in ir.nodes:
         ups = ", ".join(node.upstream) or "-"
         outs = ", ".join(

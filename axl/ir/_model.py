@@ -151,6 +151,9 @@ class IRWorkflow:
     use_lockfile: bool = True
     requirements: tuple[str, ...] = ()
     requirements_file: str | None = None
+    # Whether the tracer inferred the graph from parameter names (no graph() defined): said by
+    # `axl validate`, never compared, dumped or hashed: an inferred graph is the same workflow.
+    inferred: bool = field(default=False, compare=False)
     _index: Mapping[str, IRNode] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from axl import io
 from axl.dsl import INPUT_MODES, OutputRef, StepDef, TracedCall, Workflow
 from axl.errors import AxlError, CanonicalError, Loc, ParamsError, WorkflowError
 from axl.hashing import canonical_json
+from axl.ir._autowire import autowire, defines_graph
 from axl.ir._model import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
@@ -168,8 +169,9 @@ def build_ir(
         ) from None
     tracer = Tracer(instance)
     instance._axl_tracer = tracer
+    inferred = not defines_graph(cls)
     try:
-        result = instance.graph()
+        result = autowire(tracer) if inferred else instance.graph()
     except AxlError as exc:
         if exc.file is None:
             # OutputRef refusals do not know where graph() misused them; the traceback does.
@@ -222,6 +224,7 @@ def build_ir(
         use_lockfile=_uses_lockfile(cls),
         requirements=tuple(cls.requirements),
         requirements_file=cls.requirements_file,
+        inferred=inferred,
     )
     validate(ir)
     return ir
