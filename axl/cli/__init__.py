@@ -28,6 +28,7 @@ _COMMANDS = {
     "graph": "_graph",
     "hash": "_cache",
     "logs": "_runs",
+    "outputs": "_outputs",
     "query": "_query",
     "report": "_runs",
     "run": "_run",

@@ -51,6 +51,9 @@ class BuildOptions:
     targets: tuple[str, ...] = ()
     capture: bool = True
     runner: StepRunner | None = None
+    #: Run nothing: a step whose key the cache lacks is skipped (``axl outputs`` of a workflow
+    #: this cache never built: the keys of its current sources, looked up locally and remotely).
+    lookup_only: bool = False
 
 
 @dataclass
@@ -201,6 +204,9 @@ class _Scheduler:
                     started=time.time(),
                 ),
             )
+            return
+        if self.options.lookup_only:
+            self._finish(name, StepReport(name, SKIPPED, parts.key, reason="not in the cache"))
             return
         if node.kind == "params":
             t0 = time.time()

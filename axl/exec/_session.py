@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axl._loader import find_workspace, split_spec
 from axl._params import load_params
@@ -21,6 +21,9 @@ from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
 from axl.graph._keys import environment_part
 from axl.ir import IRNode, IRWorkflow
+
+if TYPE_CHECKING:
+    from axl.exec._load import Loaded
 
 #: The folder (under the workspace root) holding readable links to each build's outputs.
 OUTPUT_DIR = "workspace"
@@ -73,6 +76,29 @@ def run_local(
         remote_cache=remote_cache,
         remote_upload=remote_upload,
     )
+    loaded = load_spec(
+        spec, params_file, root, store, no_cache=options is not None and options.no_cache
+    )
+    return run_ir(
+        loaded.ir,
+        root=root,
+        store=store,
+        code=loaded.code,
+        options=options,
+        prepare=loaded.prepare,
+        on_event=on_event,
+    )
+
+
+def load_spec(
+    spec: str,
+    params_file: str | Path | None,
+    root: Path,
+    store: LocalStore,
+    *,
+    no_cache: bool = False,
+) -> Loaded:
+    """Load the workflow ``spec`` (``-m``) through the load cache of ``store``'s folder."""
     from axl.exec._load import load_cached
     from axl.graph._loadcache import LoadCache
 
@@ -85,7 +111,7 @@ def run_local(
     params = Path(params_file).resolve() if params_file is not None else None
     if params_file is not None and not Path(params_file).is_file():
         load_params(params_file)  # raises the params file's own error
-    cache = LoadCache(cache_dir_for(root, cache_dir) / "load")
+    cache = LoadCache(store.root / "load")
     loaded = load_cached(
         resolved,
         params,
@@ -93,19 +119,11 @@ def run_local(
         extra_files=(),
         root=root,
         cache=cache,
-        no_cache=options is not None and options.no_cache,
+        no_cache=no_cache,
         remote=store.remote_tier(),
     )
     cache.save()
-    return run_ir(
-        loaded.ir,
-        root=root,
-        store=store,
-        code=loaded.code,
-        options=options,
-        prepare=loaded.prepare,
-        on_event=on_event,
-    )
+    return loaded
 
 
 def run_ir(
