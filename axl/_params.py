@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from axl.errors import ParamsError
+from axl.errors import AxlError, ParamsError
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
@@ -14,25 +14,39 @@ def load_params(path: str | Path) -> dict[str, Any]:
     Raises:
         ParamsError: The file is missing, not YAML, or not a mapping with string keys.
     """
+    return read_mapping(path, what="params file", error=ParamsError)
+
+
+def read_mapping(path: str | Path, *, what: str, error: type[AxlError]) -> dict[str, Any]:
+    """A YAML (or JSON) file holding a mapping with string keys (``{}`` when empty).
+
+    Args:
+        path: The file.
+        what: What the file is, for messages ("params file", "run config").
+        error: The error raised.
+
+    Raises:
+        AxlError: ``error``: the file is missing, not YAML, or not such a mapping.
+    """
     import yaml  # here, not at the top: a warm `axl build` never reads params and skips it
 
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ParamsError(
-            f"params file {path} does not exist",
+        raise error(
+            f"{what} {path} does not exist",
             hint="check the path (relative to the current folder)",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"params file {path} cannot be read: {exc}") from None
+        raise error(f"{what} {path} cannot be read: {exc}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(
-            f"params file is not valid YAML: {problem}",
+        raise error(
+            f"{what} is not valid YAML: {problem}",
             hint="write one 'name: value' per line",
             file=path,
             line=mark.line + 1 if mark is not None else None,
@@ -40,12 +54,12 @@ def load_params(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParamsError(
-            f"params file holds a {type(data).__name__}, not a mapping",
+        raise error(
+            f"{what} holds a {type(data).__name__}, not a mapping",
             hint="write one 'name: value' per line",
             file=path,
         )
     for key in data:
         if not isinstance(key, str):
-            raise ParamsError(f"params file has a non-string key {key!r}", file=path)
+            raise error(f"{what} has a non-string key {key!r}", file=path)
     return data

@@ -31,6 +31,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 ParamsOpt = Annotated[
     str | None, typer.Option("--params", "-p", help="A YAML file overriding the params step.")
 ]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="A run config (YAML): remote cache, step defaults, params, backend options "
+        "for one environment; never what is computed (axl/runconfig.schema.json).",
+    ),
+]
 
 
 def _version(value: bool) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from axl.cli._app import JsonOpt, ParamsOpt, WorkspaceOpt, app
+from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, WorkspaceOpt, app
 from axl.cli._fastbuild import run_build
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -49,6 +49,7 @@ def build(
     json_out: JsonOpt = False,
     remote_cache: RemoteCacheOpt = None,
     remote_upload: RemoteUploadOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Build targets declared in BUILD files, reusing every cached step.
 
@@ -71,6 +72,7 @@ def build(
         json_out=json_out,
         remote_cache=remote_cache,
         remote_upload=remote_upload,
+        config=config,
     )
     if code:
         raise typer.Exit(code)

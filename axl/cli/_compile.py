@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from axl.cli._app import ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._app import ConfigOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
 from axl.emit import compile_workflow, target_names, write_output
 
 
@@ -77,6 +77,7 @@ def compile_command(
         ),
     ] = None,
     workspace: WorkspaceOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Compile a workflow for another system; validate the result before writing it.
 
@@ -90,6 +91,7 @@ def compile_command(
         module,
         params_file=params,
         workspace=workspace,
+        config=config,
         options={
             "kind": kind,
             "image": image,

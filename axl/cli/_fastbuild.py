@@ -56,6 +56,7 @@ def run_build(
     json_out: bool = False,
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
+    config: str | None = None,
 ) -> int:
     """Build ``labels``, print the results, return the exit code (1 when a target failed)."""
     from axl.exec import BuildOptions
@@ -77,6 +78,7 @@ def run_build(
         on_target=None if json_out else _print_result,
         remote_cache=remote_cache,
         remote_upload=remote_upload,
+        config=config,
     )
     if json_out:
         data: dict[str, Any]

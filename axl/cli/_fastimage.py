@@ -36,6 +36,7 @@ def _parser() -> FastParser:
     p.add_argument("--workspace")
     p.add_argument("--cache-dir")
     p.add_argument("--json", dest="json_out", action="store_true")
+    p.add_argument("--config")
     return p
 
 
@@ -66,10 +67,16 @@ def run_build_image(
     workspace: str | None = None,
     cache_dir: str | None = None,
     json_out: bool = False,
+    config: str | None = None,
 ) -> int:
     """Build the image, print the result, return the exit code."""
     from axl.emit.image import DEFAULT_BASE
     from axl.image import ImageOptions, build_image, parse_build_args
+
+    if config is not None:
+        from axl._runconfig import load_config
+
+        tag, push = load_config(config).image(tag, push)
 
     options = ImageOptions(
         tag=tag,

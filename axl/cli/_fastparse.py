@@ -47,6 +47,7 @@ class FastParser(argparse.ArgumentParser):
 def add_build_options(p: FastParser) -> None:
     """The engine options ``axl build`` and ``axl run local`` share (their Typer twins too)."""
     p.add_argument("--params", "-p")
+    p.add_argument("--config")
     p.add_argument("--jobs", "-j", type=int, default=0)
     p.add_argument("--in-process", action="store_true")
     p.add_argument("--no-cache", action="store_true")

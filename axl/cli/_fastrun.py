@@ -50,6 +50,7 @@ def run_local_command(
     json_out: bool = False,
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
+    config: str | None = None,
 ) -> int:
     """Build the workflow ``module`` here, print the report, return the exit code."""
     from axl.cli._render import render_report
@@ -85,6 +86,7 @@ def run_local_command(
             options=options,
             remote_cache=remote_cache,
             remote_upload=remote_upload,
+            config=config,
             on_event=on_event,
         )
     if json_out:

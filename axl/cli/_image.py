@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from axl.cli._app import JsonOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._app import ConfigOpt, JsonOpt, WorkflowOpt, WorkspaceOpt, app
 from axl.cli._fastimage import CA_ENV, NETWORK_ENV, run_build_image
 
 _Many = list[str] | None
@@ -69,6 +69,7 @@ def build_image(
         str | None, typer.Option("--cache-dir", help="The cache folder (default: .axl).")
     ] = None,
     json_out: JsonOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Bake a workflow into an image: its locked dependencies, then its code.
 
@@ -90,6 +91,7 @@ def build_image(
         workspace=workspace,
         cache_dir=cache_dir,
         json_out=json_out,
+        config=config,
     )
     if code:
         raise typer.Exit(code)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from axl.cli._app import JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
 from axl.cli._fastrun import run_local_command
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -49,6 +49,7 @@ def local(
     json_out: JsonOpt = False,
     remote_cache: RemoteCacheOpt = None,
     remote_upload: RemoteUploadOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Build the workflow here: cached steps are reused, the rest run."""
     code = run_local_command(
@@ -65,6 +66,7 @@ def local(
         json_out=json_out,
         remote_cache=remote_cache,
         remote_upload=remote_upload,
+        config=config,
     )
     if code:
         raise typer.Exit(code)

@@ -91,16 +91,25 @@ def compile_workflow(
     params_file: str | Path | None = None,
     workspace: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
+    config: str | Path | None = None,
 ) -> Compiled:
     """Load the workflow ``spec`` and compile it for ``target`` (what ``axl compile`` does).
 
+    ``config`` is a run config (:mod:`axl._runconfig`): its step defaults and params apply to
+    the workflow, its options to the target unless ``options`` gives them.
+
     Raises:
         AxlError: Unknown target or option, a workflow that does not load, an emission that
-            fails validation.
+            fails validation, a bad run config.
     """
+    from axl._runconfig import configured, load_config, refuse_both_params
+
     emitter = get_target(name=target)
+    run_config = load_config(config) if config is not None else None
+    refuse_both_params(params_file, run_config)
     bundle = load_bundle(spec, params_file=params_file, workspace=workspace)
-    return emitter(bundle, dict(options or {}))
+    bundle, merged = configured(bundle, target, dict(options or {}), run_config)
+    return emitter(bundle, merged)
 
 
 def write_output(path: Path, text: str) -> None:

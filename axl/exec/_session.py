@@ -63,13 +63,21 @@ def run_local(
     on_event: EventHook | None = None,
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
+    config: str | Path | None = None,
 ) -> BuildReport:
     """Load, trace, key and build the workflow ``spec`` (``module:Class`` or ``file.py:Class``).
 
     ``remote_cache``/``remote_upload`` are the ``--remote-cache``/``--[no-]remote-upload`` flags
-    (``None``: not given; see :func:`axl.exec._remote_build.build_store`).
+    (``None``: not given; see :func:`axl.exec._remote_build.build_store`); ``config`` a run
+    config (:mod:`axl._runconfig`), whose settings the flags override.
     """
+    from axl._runconfig import apply_config, load_config, refuse_both_params
+
     root = find_workspace(explicit=workspace)
+    run_config = load_config(config) if config is not None else None
+    refuse_both_params(params_file, run_config)
+    if run_config is not None:
+        remote_cache, remote_upload = run_config.remote(remote_cache, remote_upload)
     store = build_store(
         root,
         cache_dir_for(root, cache_dir),
@@ -80,7 +88,7 @@ def run_local(
         spec, params_file, root, store, no_cache=options is not None and options.no_cache
     )
     return run_ir(
-        loaded.ir,
+        apply_config(loaded.ir, run_config),
         root=root,
         store=store,
         code=loaded.code,

@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from axl import _loader
+from axl._runconfig import (
+    ConfigError,
+    RunConfig,
+    apply_config,
+    load_config,
+    refuse_both_params,
+)
 from axl.cache._local import LocalStore
 from axl.errors import AxlError, BuildFileError, Loc, UsageError
 from axl.exec._engine import BuildOptions, EventHook
@@ -40,6 +47,8 @@ class TargetContext:
     options: BuildOptions
     load_cache: LoadCache | None
     params: Path | None = None
+    #: ``--config``: wins over every rule's ``config``.
+    config: RunConfig | None = None
     on_event: EventHook | None = None
     #: Results of the targets built so far (a builder reads its deps' here).
     results: dict[Label, TargetResult] = field(default_factory=dict)
@@ -78,6 +87,7 @@ def build_targets(
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
     on_event: EventHook | None = None,
+    config: str | Path | None = None,
 ) -> list[TargetResult]:
     """Build the targets ``patterns`` name and their deps, deps first.
 
@@ -92,6 +102,7 @@ def build_targets(
         remote_cache: ``--remote-cache`` (see :func:`axl.exec._remote_build.build_store`).
         remote_upload: ``--[no-]remote-upload``.
         on_event: The engine's progress hook, for every workflow target.
+        config: ``--config``: a run config for every target (instead of their rules').
 
     Raises:
         AxlError: A label, BUILD file or target cannot be resolved or built.
@@ -107,6 +118,8 @@ def build_targets(
             hint="name one axl_workflow target, or set params in its BUILD rule",
         )
     folder = cache_dir_for(root, cache_dir)
+    run_config = load_config(config) if config is not None else None
+    remote_cache, remote_upload = _build_remote(order, run_config, (remote_cache, remote_upload))
     store = build_store(root, folder, remote_cache=remote_cache, remote_upload=remote_upload)
     ctx = TargetContext(
         root=root,
@@ -116,6 +129,7 @@ def build_targets(
         load_cache=LoadCache(folder / "load") if load_cache else None,
         params=Path(params).resolve() if params is not None else None,
         on_event=on_event,
+        config=run_config,
     )
     stopped = False
     for target in order:
@@ -178,6 +192,8 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
     """Build an ``axl_workflow`` target: load it (or reuse the cached load), then run the engine."""
     spec = workflow_spec(target, ctx.root)
     params = ctx.params or target_params(target)
+    config = ctx.config or target_config(target)
+    refuse_both_params(params, config)
     loaded = load_cached(
         spec,
         params,
@@ -189,7 +205,7 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
         remote=ctx.store.remote_tier(),
     )
     report = run_ir(
-        loaded.ir,
+        apply_config(loaded.ir, config),
         root=ctx.root,
         store=ctx.store,
         code=loaded.code,
@@ -246,3 +262,56 @@ def target_params(target: Target) -> Path | None:
             line=target.line,
         )
     return path
+
+
+def target_config(target: Target) -> RunConfig | None:
+    """The rule's ``config`` file (relative to its BUILD file), loaded and checked.
+
+    Raises:
+        BuildFileError: The file does not exist.
+        ConfigError: It is not a valid run config.
+    """
+    value = target.attrs.get("config")
+    if value is None:
+        return None
+    path = (target.folder / str(value)).resolve()
+    if not path.is_file():
+        raise BuildFileError(
+            f"{target.label}: run config {value} does not exist in {target.folder}",
+            hint="the path is relative to the BUILD file's folder",
+            file=display_path(target.file),
+            line=target.line,
+        )
+    return load_config(path)
+
+
+def _build_remote(
+    order: Sequence[Target], config: RunConfig | None, flags: tuple[str | None, bool | None]
+) -> tuple[str | None, bool | None]:
+    """The remote-cache settings of a build: the flags, else ``--config``'s, else those the
+    targets' own configs agree on (one store serves every target of a build).
+
+    Raises:
+        ConfigError: Two targets' configs name different remote settings.
+    """
+    if config is not None:
+        return config.remote(*flags)
+    seen: dict[tuple[Any, Any], Target] = {}
+    for target in order:
+        rule = target_config(target) if "config" in target.attrs else None
+        if rule is not None:
+            seen.setdefault(rule.remote(None, None), target)
+    if len(seen) > 1:
+        (first, a), (second, b) = list(seen.items())[:2]
+        raise ConfigError(
+            f"{a.label} and {b.label} have run configs with different remote caches "
+            f"({first[0]!r}, {second[0]!r}); one build uses one",
+            hint="build them separately, or give --config / --remote-cache for the whole build",
+            file=display_path(b.file),
+            line=b.line,
+        )
+    chosen = next(iter(seen), (None, None))
+    return (
+        flags[0] if flags[0] is not None else chosen[0],
+        flags[1] if flags[1] is not None else chosen[1],
+    )

@@ -162,6 +162,7 @@ register(
                 doc='"file.py:Class" (relative to the BUILD file\'s folder) or "module:Class".',
             ),
             Attr("params", STRING, doc="A YAML params file, relative to the BUILD file's folder."),
+            Attr("config", STRING, doc="A run config file, relative to the BUILD file's folder."),
         ),
         builder="axl.exec._targets:build_workflow",
     )
@@ -201,6 +202,7 @@ register(
             Attr("kind", STRING, doc="Workflow (default) or WorkflowTemplate."),
             Attr("artifact_repo", STRING, doc="S3 key prefix of the output artifacts."),
             Attr("artifact_repo_ref", STRING, doc="CONFIGMAP[:KEY] of an artifact repository."),
+            Attr("config", STRING, doc="A run config (default: the workflow target's)."),
         ),
         builder="axl.emit.argo._target:build_argo_target",
     )

@@ -194,24 +194,12 @@ def build_ir(
     overrides = dict(params or {})
     nodes = [_node(cls, tracer, call, overrides) for call in tracer.calls]
     if overrides:
-        if not tracer.params_values:
-            raise ParamsError(
-                f"workflow {wf_name!r} has no params step, so params cannot be overridden",
-                hint="define a step named 'params' that returns the defaults",
-                file=params_file,
-            )
-        defined = sorted({k for values in tracer.params_values.values() for k in values})
-        unknown = sorted(set(overrides) - set(defined))
-        if unknown:
-            from difflib import get_close_matches
-
-            near = get_close_matches(unknown[0], defined, n=1)
-            raise ParamsError(
-                f"parameter {unknown[0]!r} is not defined by workflow {wf_name!r}",
-                hint=(f"did you mean {near[0]!r}? " if near else "")
-                + f"its params are: {', '.join(defined)}",
-                file=params_file,
-            )
+        check_overrides(
+            wf_name,
+            list(tracer.params_values.values()),
+            overrides,
+            None if params_file is None else str(params_file),
+        )
     ir = IRWorkflow(
         name=wf_name,
         module=cls.__module__,
@@ -228,6 +216,37 @@ def build_ir(
     )
     validate(ir)
     return ir
+
+
+def check_overrides(
+    wf_name: str,
+    params_values: list[dict[str, Any]],
+    overrides: Mapping[str, Any],
+    source: str | None,
+) -> None:
+    """Every override names a parameter of the workflow's params steps (their ``values``).
+
+    Raises:
+        ParamsError: No params step, or an unknown name (with the nearest known one).
+    """
+    if not params_values:
+        raise ParamsError(
+            f"workflow {wf_name!r} has no params step, so params cannot be overridden",
+            hint="define a step named 'params' that returns the defaults",
+            file=source,
+        )
+    defined = sorted({k for values in params_values for k in values})
+    unknown = sorted(set(overrides) - set(defined))
+    if unknown:
+        from difflib import get_close_matches
+
+        near = get_close_matches(unknown[0], defined, n=1)
+        raise ParamsError(
+            f"parameter {unknown[0]!r} is not defined by workflow {wf_name!r}",
+            hint=(f"did you mean {near[0]!r}? " if near else "")
+            + f"its params are: {', '.join(defined)}",
+            file=source,
+        )
 
 
 def _uses_lockfile(cls: type[Workflow]) -> bool:
