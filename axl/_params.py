@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,34 @@ def read_mapping(path: str | Path, *, what: str, error: type[AxlError]) -> dict[
         if not isinstance(key, str):
             raise error(f"{what} has a non-string key {key!r}", file=path)
     return data
+
+
+def check_overrides(
+    wf_name: str,
+    params_values: list[dict[str, Any]],
+    overrides: Mapping[str, Any],
+    source: str | None,
+) -> None:
+    """Every override names a parameter of the workflow's params steps (their ``values``).
+
+    Raises:
+        ParamsError: No params step, or an unknown name (with the nearest known one).
+    """
+    if not params_values:
+        raise ParamsError(
+            f"workflow {wf_name!r} has no params step, so params cannot be overridden",
+            hint="define a step named 'params' that returns the defaults",
+            file=source,
+        )
+    defined = sorted({k for values in params_values for k in values})
+    unknown = sorted(set(overrides) - set(defined))
+    if unknown:
+        from difflib import get_close_matches
+
+        near = get_close_matches(unknown[0], defined, n=1)
+        raise ParamsError(
+            f"parameter {unknown[0]!r} is not defined by workflow {wf_name!r}",
+            hint=(f"did you mean {near[0]!r}? " if near else "")
+            + f"its params are: {', '.join(defined)}",
+            file=source,
+        )

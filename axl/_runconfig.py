@@ -203,8 +203,8 @@ def apply_config(ir: IRWorkflow, config: RunConfig | None) -> IRWorkflow:
     params = config.params
     if not (resources or retries or params):
         return ir
+    from axl._params import check_overrides
     from axl.hashing import canonical_json
-    from axl.ir._trace import check_overrides
 
     if params:
         defined = [n.param_values for n in ir.nodes if n.kind == "params"]

@@ -262,3 +262,46 @@ def test_build_image_takes_tag_and_push_from_the_config(flow: Path) -> None:
     res = axl("build-image", "-m", "opts.py:Opts", "--config", "configs/bad.yaml")
     assert res.code == 2
     assert "bad.yaml:2: build_image.tag: 3 is not of type 'string'" in res.err
+
+
+def test_rule_configs_reach_argo_and_dagster_targets(flow: Path) -> None:
+    write(
+        flow / "BUILD",
+        """
+        axl_workflow(name = "opts", workflow = "opts.py:Opts", config = "configs/prod.yaml")
+        argo_workflow(name = "opts_argo", workflow = ":opts")
+        argo_workflow(name = "opts_argo_dev", workflow = ":opts", config = "configs/dev.yaml")
+        dagster_job(name = "opts_dagster", workflow = ":opts")
+        """,
+    )
+    res = axl("build", "//:opts_argo", "//:opts_argo_dev", "//:opts_dagster", "--cache-dir", "c")
+    assert res.code == 0, res.out + res.err
+    out = flow / "workspace" / "targets"
+    prod = yaml.safe_load((out / "opts_argo.yaml").read_text())
+    dev = yaml.safe_load((out / "opts_argo_dev.yaml").read_text())
+    assert (prod["metadata"]["namespace"], dev["metadata"]["namespace"]) == ("ml-prod", "ml-dev")
+    assert "RetryPolicy(max_retries=4" in (out / "opts_dagster.py").read_text()
+    # Two workflow targets whose configs name different remote caches cannot share one build.
+    write(
+        flow / "BUILD",
+        """
+        axl_workflow(name = "a", workflow = "opts.py:Opts", config = "configs/prod.yaml")
+        axl_workflow(name = "b", workflow = "opts.py:Opts", config = "configs/dev.yaml")
+        """,
+    )
+    res = axl("build", "//:all", "--cache-dir", "c")
+    assert res.code == 2
+    assert "//:a and //:b have run configs with different remote caches" in res.err
+    assert axl("build", "//:all", "--cache-dir", "c", "--remote-cache", "").code == 0
+
+
+def test_axl_bazel_refuses_a_config_with_params(flow: Path) -> None:
+    write(flow / "configs/small.yaml", "version: 1\nparams: {rows: 2}\n")
+    write(
+        flow / "BUILD",
+        'axl_workflow(name = "opts", workflow = "opts.py:Opts", config = "configs/small.yaml")\n',
+    )
+    res = axl("bazel", "//:opts")
+    assert res.code == 2, res.out + res.err
+    assert "error: //:opts: axl bazel does not apply a run config's params" in res.err
+    assert "hint: move them to the rule's params file" in res.err

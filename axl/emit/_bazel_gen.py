@@ -60,7 +60,7 @@ def generate(
     from axl import _loader
     from axl._params import load_params
     from axl.cache._local import write_atomic
-    from axl.exec._targets import target_params, workflow_spec
+    from axl.exec._targets import target_config, target_params, workflow_spec
     from axl.graph._labels import parse_pattern
     from axl.graph._targets import TargetGraph
     from axl.ir import build_ir
@@ -75,6 +75,15 @@ def generate(
             hint="axl bazel generates the step targets of a workflow target",
         )
     params = target_params(target)
+    config = target_config(target)
+    if config is not None and config.params:
+        # Bazel's actions read params from the rule's params file only; config params would
+        # build other values than `axl build` under the same label.
+        raise UsageError(
+            f"{target.label}: axl bazel does not apply a run config's params",
+            hint="move them to the rule's params file (the config's other fields do not "
+            "change what Bazel builds)",
+        )
     cls = _loader.load_workflow(workflow_spec(target, root), root)
     ir = build_ir(cls, load_params(params) if params else None, None)
     _check_importable(ir, graph.root)

@@ -298,9 +298,17 @@ def _build_remote(
         return config.remote(*flags)
     seen: dict[tuple[Any, Any], Target] = {}
     for target in order:
-        rule = target_config(target) if "config" in target.attrs else None
+        # Only workflow targets build through the store; an argo_workflow's remote_cache is
+        # its pods' (it goes into the YAML).
+        wanted = target.kind.name == "axl_workflow" and "config" in target.attrs
+        rule = target_config(target) if wanted else None
         if rule is not None:
-            seen.setdefault(rule.remote(None, None), target)
+            # A field given by a flag is the build's whatever the configs say.
+            own = rule.remote(None, None)
+            seen.setdefault(
+                (own[0] if flags[0] is None else None, own[1] if flags[1] is None else None),
+                target,
+            )
     if len(seen) > 1:
         (first, a), (second, b) = list(seen.items())[:2]
         raise ConfigError(

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from axl import io
+from axl._params import check_overrides
 from axl.dsl import INPUT_MODES, OutputRef, StepDef, TracedCall, Workflow
-from axl.errors import AxlError, CanonicalError, Loc, ParamsError, WorkflowError
+from axl.errors import AxlError, CanonicalError, Loc, WorkflowError
 from axl.hashing import canonical_json
 from axl.ir._autowire import autowire, defines_graph
 from axl.ir._model import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq
@@ -216,37 +217,6 @@ def build_ir(
     )
     validate(ir)
     return ir
-
-
-def check_overrides(
-    wf_name: str,
-    params_values: list[dict[str, Any]],
-    overrides: Mapping[str, Any],
-    source: str | None,
-) -> None:
-    """Every override names a parameter of the workflow's params steps (their ``values``).
-
-    Raises:
-        ParamsError: No params step, or an unknown name (with the nearest known one).
-    """
-    if not params_values:
-        raise ParamsError(
-            f"workflow {wf_name!r} has no params step, so params cannot be overridden",
-            hint="define a step named 'params' that returns the defaults",
-            file=source,
-        )
-    defined = sorted({k for values in params_values for k in values})
-    unknown = sorted(set(overrides) - set(defined))
-    if unknown:
-        from difflib import get_close_matches
-
-        near = get_close_matches(unknown[0], defined, n=1)
-        raise ParamsError(
-            f"parameter {unknown[0]!r} is not defined by workflow {wf_name!r}",
-            hint=(f"did you mean {near[0]!r}? " if near else "")
-            + f"its params are: {', '.join(defined)}",
-            file=source,
-        )
 
 
 def _uses_lockfile(cls: type[Workflow]) -> bool:

@@ -33,9 +33,10 @@ def build_dagster_target(target: Target, ctx: TargetContext) -> TargetResult:
     Raises:
         BuildFileError: The workflow attribute names no ``axl_workflow``, or an image is given.
     """
+    from axl._runconfig import configured, refuse_both_params
     from axl.emit import load_bundle, write_output
     from axl.emit.dagster import compile_dagster
-    from axl.exec._targets import OK, TargetResult, target_params, workflow_spec
+    from axl.exec._targets import OK, TargetResult, target_config, target_params, workflow_spec
     from axl.graph._buildfile import display_path
     from axl.graph._labels import parse_label
 
@@ -54,11 +55,11 @@ def build_dagster_target(target: Target, ctx: TargetContext) -> TargetResult:
             f"{target.label}: workflow {label} is a {workflow.kind.name}, not an axl_workflow",
             **where,
         )
-    bundle = load_bundle(
-        workflow_spec(workflow, ctx.root),
-        params_file=target_params(workflow),
-        workspace=ctx.root,
-    )
+    params = target_params(workflow)
+    config = ctx.config or target_config(workflow)
+    refuse_both_params(params, config)
+    bundle = load_bundle(workflow_spec(workflow, ctx.root), params_file=params, workspace=ctx.root)
+    bundle, _ = configured(bundle, "dagster", {}, config)
     compiled = compile_dagster(bundle)
     rel = OUTPUT_FOLDER / target.label.package / f"{target.label.name}.py"
     write_output(ctx.root / rel, compiled.text)
