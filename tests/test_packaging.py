@@ -73,6 +73,7 @@ def test_wheel_contents_and_metadata(dist: Path) -> None:
         meta = email.message_from_bytes(zf.read(f"{info}/METADATA"))
         entry_points = zf.read(f"{info}/entry_points.txt").decode()
     assert {"axl/__init__.py", "axl/py.typed", "axl/cli/__init__.py", "axl/ir/__init__.py"} <= names
+    assert "axl/runconfig.schema.json" in names  # --config checks files against it
     assert not [n for n in names if n.startswith(("tests/", "examples/", ".venv/"))]
     assert meta["Name"] == "axl-build"  # the distribution; the import name stays axl
     assert meta["Version"] == axl.__version__
