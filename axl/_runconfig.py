@@ -75,6 +75,9 @@ class RunConfig:
         """``--remote-cache``/``--[no-]remote-upload``, each from the config unless given."""
         if remote_cache is None:
             remote_cache = self.data.get("remote_cache")
+            if remote_cache and "://" not in remote_cache and not Path(remote_cache).is_absolute():
+                # A folder in a config is relative to the config, as a rule's files to BUILD.
+                remote_cache = str(self.path.parent / remote_cache)
         if remote_upload is None:
             remote_upload = self.data.get("remote_upload")
         return remote_cache, remote_upload

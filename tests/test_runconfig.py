@@ -172,7 +172,8 @@ def test_remote_cache_from_the_config_is_used(flow: Path) -> None:
     res = axl("run", "local", "-m", "opts.py:Opts", "--json", "--config", "configs/ci.yaml")
     assert res.code == 0, res.err
     assert json.loads(res.out)["remote"]["uploads"] == 4
-    assert list((flow / "shared" / "ac").iterdir())
+    # A folder is relative to the config file, wherever axl runs.
+    assert list((flow / "configs" / "shared" / "ac").iterdir())
     # A flag wins over the config: '' switches the remote off.
     res = axl(
         "run", "local", "-m", "opts.py:Opts", "--json", "--config", "configs/ci.yaml",
