@@ -52,17 +52,10 @@ def workflow_ir(
     if module is not None:
         return load_ir(module, params_file=params, workspace=root), root
     assert label is not None
-    from axl.exec._targets import target_params, workflow_spec
-    from axl.graph._labels import parse_pattern
+    from axl.exec._targets import target_params, workflow_spec, workflow_target
     from axl.graph._targets import TargetGraph
 
-    graph = TargetGraph(root)
-    target = graph.target(parse_pattern(label, graph.cwd_package()).label)
-    if target.kind.name != "axl_workflow":
-        raise UsageError(
-            f"{target.label} is a {target.kind.name} target, not a workflow",
-            hint="name an axl_workflow target (list them: axl query //...)",
-        )
+    target = workflow_target(TargetGraph(root), label)
     spec = workflow_spec(target, root)
     chosen = params or target_params(target)
     return load_ir(spec, params_file=chosen, workspace=root), root

@@ -13,6 +13,7 @@ Nothing is written unless every output is available; each file is written atomic
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -205,19 +206,13 @@ def _load_module(spec: str, params: str | None, root: Path, store: LocalStore) -
 
 
 def _load_label(label: str | None, params: str | None, root: Path, store: LocalStore) -> Loaded:
+    from axl._runconfig import apply_config
     from axl.exec._load import load_cached
-    from axl.exec._targets import target_params, workflow_spec
-    from axl.graph._labels import parse_pattern
+    from axl.exec._targets import target_config, target_params, workflow_spec, workflow_target
     from axl.graph._loadcache import LoadCache
     from axl.graph._targets import TargetGraph
 
-    graph = TargetGraph(root)
-    target = graph.target(parse_pattern(str(label), graph.cwd_package()).label)
-    if target.kind.name != "axl_workflow":
-        raise UsageError(
-            f"{target.label} is a {target.kind.name} target, not a workflow",
-            hint="name an axl_workflow target (list them: axl query //...)",
-        )
+    target = workflow_target(TargetGraph(root), str(label))
     cache = LoadCache(store.root / "load")
     chosen = Path(params).resolve() if params is not None else target_params(target)
     loaded = load_cached(
@@ -230,4 +225,5 @@ def _load_label(label: str | None, params: str | None, root: Path, store: LocalS
         remote=store.remote_tier(),
     )
     cache.save()
-    return loaded
+    # The target's run config may set params: they are part of the keys to look up.
+    return dataclasses.replace(loaded, ir=apply_config(loaded.ir, target_config(target)))

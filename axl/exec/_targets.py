@@ -323,3 +323,19 @@ def _build_remote(
         flags[0] if flags[0] is not None else chosen[0],
         flags[1] if flags[1] is not None else chosen[1],
     )
+
+
+def workflow_target(graph: TargetGraph, label: str) -> Target:
+    """The ``axl_workflow`` target ``label`` names (relative labels from the current package).
+
+    Raises:
+        UsageError: It names another kind of target.
+        AxlError: The label or its BUILD file cannot be resolved.
+    """
+    target = graph.target(parse_pattern(label, graph.cwd_package()).label)
+    if target.kind.name != "axl_workflow":
+        raise UsageError(
+            f"{target.label} is a {target.kind.name} target, not a workflow",
+            hint="name an axl_workflow target (list them: axl query //...)",
+        )
+    return target
