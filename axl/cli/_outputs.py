@@ -30,6 +30,7 @@ def outputs(
     ref: Annotated[
         str | None,
         typer.Argument(
+            metavar="[RUN | LABEL]",
             help="A run ('last', an id or a prefix of one) or a workflow target (//pkg:name); "
             "default: the last run.",
             show_default=False,
