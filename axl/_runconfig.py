@@ -87,6 +87,10 @@ class RunConfig:
         section = self.section("build_image")
         return (tag if tag is not None else section.get("tag")), push or bool(section.get("push"))
 
+    def apply(self, ir: IRWorkflow) -> IRWorkflow:
+        """``ir`` with this config applied (see :func:`apply_config`)."""
+        return apply_config(ir, self)
+
     def section(self, name: str) -> dict[str, Any]:
         """The ``argo`` or ``build_image`` options (empty when absent)."""
         return dict(self.data.get(name) or {})

@@ -71,12 +71,13 @@ def run_local(
     (``None``: not given; see :func:`axl.exec._remote_build.build_store`); ``config`` a run
     config (:mod:`axl._runconfig`), whose settings the flags override.
     """
-    from axl._runconfig import apply_config, load_config, refuse_both_params
-
     root = find_workspace(explicit=workspace)
-    run_config = load_config(config) if config is not None else None
-    refuse_both_params(params_file, run_config)
-    if run_config is not None:
+    run_config = None
+    if config is not None:  # the config module stays unimported on the warm path without one
+        from axl._runconfig import load_config, refuse_both_params
+
+        run_config = load_config(config)
+        refuse_both_params(params_file, run_config)
         remote_cache, remote_upload = run_config.remote(remote_cache, remote_upload)
     store = build_store(
         root,
@@ -88,7 +89,7 @@ def run_local(
         spec, params_file, root, store, no_cache=options is not None and options.no_cache
     )
     return run_ir(
-        apply_config(loaded.ir, run_config),
+        loaded.ir if run_config is None else run_config.apply(loaded.ir),
         root=root,
         store=store,
         code=loaded.code,

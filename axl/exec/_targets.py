@@ -11,16 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axl import _loader
-from axl._runconfig import (
-    ConfigError,
-    RunConfig,
-    apply_config,
-    load_config,
-    refuse_both_params,
-)
 from axl.cache._local import LocalStore
 from axl.errors import AxlError, BuildFileError, Loc, UsageError
 from axl.exec._engine import BuildOptions, EventHook
@@ -32,6 +25,10 @@ from axl.graph._buildfile import Target, display_path
 from axl.graph._labels import Label, parse_pattern
 from axl.graph._loadcache import LoadCache
 from axl.graph._targets import TargetGraph
+
+if TYPE_CHECKING:
+    # Imported where used: a null build without configs never loads the config module.
+    from axl._runconfig import RunConfig
 
 #: How a target ended.
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -118,7 +115,11 @@ def build_targets(
             hint="name one axl_workflow target, or set params in its BUILD rule",
         )
     folder = cache_dir_for(root, cache_dir)
-    run_config = load_config(config) if config is not None else None
+    run_config = None
+    if config is not None:
+        from axl._runconfig import load_config
+
+        run_config = load_config(config)
     remote_cache, remote_upload = _build_remote(order, run_config, (remote_cache, remote_upload))
     store = build_store(root, folder, remote_cache=remote_cache, remote_upload=remote_upload)
     ctx = TargetContext(
@@ -193,7 +194,10 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
     spec = workflow_spec(target, ctx.root)
     params = ctx.params or target_params(target)
     config = ctx.config or target_config(target)
-    refuse_both_params(params, config)
+    if config is not None:
+        from axl._runconfig import refuse_both_params
+
+        refuse_both_params(params, config)
     loaded = load_cached(
         spec,
         params,
@@ -205,7 +209,7 @@ def build_workflow(target: Target, ctx: TargetContext) -> TargetResult:
         remote=ctx.store.remote_tier(),
     )
     report = run_ir(
-        apply_config(loaded.ir, config),
+        loaded.ir if config is None else config.apply(loaded.ir),
         root=ctx.root,
         store=ctx.store,
         code=loaded.code,
@@ -274,6 +278,8 @@ def target_config(target: Target) -> RunConfig | None:
     value = target.attrs.get("config")
     if value is None:
         return None
+    from axl._runconfig import load_config
+
     path = (target.folder / str(value)).resolve()
     if not path.is_file():
         raise BuildFileError(
@@ -310,6 +316,8 @@ def _build_remote(
                 target,
             )
     if len(seen) > 1:
+        from axl._runconfig import ConfigError
+
         (first, a), (second, b) = list(seen.items())[:2]
         raise ConfigError(
             f"{a.label} and {b.label} have run configs with different remote caches "
