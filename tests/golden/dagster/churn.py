@@ -148,7 +148,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:8b26b0743e16bc68a65b09f8e26c75e8ef5092fbb31580d608b76a0bb84b8093",
+            "dependencies": "uv.lock:9ad7d6acc1483c69d4e6640db31d6cbc4d86801494740adfb098cf347f86ac68",
         },
         "sources": {
             "examples/churn_workflow.py": "d33ea41af5b636af538e994b126d00a17eb386c4e081bf927b8e6aa5e2b44941",

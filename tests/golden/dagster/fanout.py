@@ -216,7 +216,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:8b26b0743e16bc68a65b09f8e26c75e8ef5092fbb31580d608b76a0bb84b8093",
+            "dependencies": "uv.lock:9ad7d6acc1483c69d4e6640db31d6cbc4d86801494740adfb098cf347f86ac68",
         },
         "sources": {
             "examples/fanout.py": "ae0db91ddae5fdc3228bbe306500177e9e69e916241e76ae9ee89d106c5a44cd",
