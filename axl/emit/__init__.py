@@ -53,6 +53,7 @@ Target = Callable[[WorkflowBundle, Mapping[str, Any]], Compiled]
 _TARGETS: dict[str, str] = {
     "argo": "axl.emit.argo:compile_target",
     "dagster": "axl.emit.dagster:compile_target",
+    "kfp": "axl.emit.kfp:compile_target",
 }
 
 
