@@ -209,6 +209,23 @@ register(
 )
 register(
     RuleKind(
+        "kfp_pipeline",
+        "A Kubeflow Pipelines v2 pipeline spec for a workflow, pinned to an image.",
+        (
+            Attr("workflow", LABEL, mandatory=True, doc="The axl_workflow target."),
+            Attr(
+                "image",
+                LABEL_OR_STRING,
+                doc='The axl_image target whose digest the spec pins, or "repo/name@sha256:...".',
+            ),
+            Attr("remote_cache", STRING, doc="The remote cache every task's runner consults."),
+            Attr("cache_secret_ref", STRING, doc="SECRET[:KEY] holding AXL_CACHE_SECRET."),
+        ),
+        builder="axl.emit.kfp._target:build_kfp_target",
+    )
+)
+register(
+    RuleKind(
         "dagster_job",
         "A Dagster job module for a workflow.",
         (
