@@ -53,7 +53,9 @@ def _compile(args: list[str]) -> bytes:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_kfp(case: str) -> None:
     actual = _compile(CASES[case])
-    check_golden(GOLDEN / f"{case}.yaml", actual, f"axl compile --target kfp {' '.join(CASES[case])}")
+    check_golden(
+        GOLDEN / f"{case}.yaml", actual, f"axl compile --target kfp {' '.join(CASES[case])}"
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

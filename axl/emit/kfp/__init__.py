@@ -42,10 +42,12 @@ def dump_spec(spec: Mapping[str, Any], platform: Mapping[str, Any]) -> str:
 
 
 def sdk_available() -> bool:
-    """Whether KFP's SDK (the ``kfp`` extra) is installed, without importing it."""
-    return importlib.util.find_spec("kfp") is not None and (
-        importlib.util.find_spec("kfp.kubernetes") is not None
-    )
+    """Whether KFP's SDK (the ``kfp`` extra, with ``kfp-kubernetes``) is installed, without
+    importing it."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("kfp", "kfp.kubernetes"))
+    except (ImportError, ValueError):  # a parent that is not a package, a blocked module
+        return False
 
 
 def compile_kfp(

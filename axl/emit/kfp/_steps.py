@@ -248,7 +248,7 @@ def resources(ir: IRWorkflow, node: IRNode) -> dict[str, Any]:
                 f"step {node.name!r} of workflow {ir.name!r} asks for resource {key!r}, which "
                 "a KFP task cannot request",
                 hint=f"KFP tasks take: {', '.join([*RESOURCE_FIELDS, GPU])}",
-                file=node.file or None,
+                file=_display(node.file),
                 line=node.line or None,
             )
         request, limit = RESOURCE_FIELDS[key]
@@ -256,6 +256,14 @@ def resources(ir: IRWorkflow, node: IRNode) -> dict[str, Any]:
         if limit:
             spec[limit] = value
     return dict(sorted(spec.items()))
+
+
+def _display(file: str) -> str | None:
+    from pathlib import Path
+
+    from axl.graph._buildfile import display_path
+
+    return display_path(Path(file)) if file else None
 
 
 def _from_task(task: str, key: str) -> dict[str, Any]:
