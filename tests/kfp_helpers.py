@@ -9,6 +9,24 @@ import yaml
 
 from axl.emit.kfp import check, sdk_problems
 
+#: A workflow whose step's code fails (exit 1), for the failure tests.
+FAILING = """
+from axl import Workflow, step
+
+
+class Fails(Workflow):
+    @step
+    def params(self) -> dict:
+        return {"n": 2}
+
+    @step(io_handler="json")
+    def boom(self, n: int) -> int:
+        raise ValueError(f"no luck with {n}")
+
+    def graph(self):
+        return self.boom(self.params()["n"])
+"""
+
 PINNED = "registry.example.com/axl-churn@sha256:" + "0123456789abcdef" * 4
 
 

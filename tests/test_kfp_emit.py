@@ -39,6 +39,15 @@ class Disk(Workflow):
         return self.make()
 
 
+class Cond(Workflow):
+    @step(when="{{workflow.parameters.go}} == true")
+    def make(self) -> int:
+        return 1
+
+    def graph(self):
+        return self.make()
+
+
 class Same(Workflow):
     name = "make"
 
@@ -143,6 +152,11 @@ def test_bad_input_is_one_error_line(workspace: Path) -> None:
             "error: flows.py:20: step 'make' of workflow 'Disk' asks for resource "
             "'ephemeral-storage', which a KFP task cannot request\n"
             "hint: KFP tasks take: cpu, memory, gpu\n"
+        ),
+        ("-m", "flows.py:Cond"): (
+            "error: flows.py:29: step 'make' of workflow 'Cond' has a condition "
+            "(when='{{workflow.parameters.go}} == true'), which the KFP target does not emit yet\n"
+            "hint: compile it for Argo (--target argo), or remove `when` for KFP\n"
         ),
     }
     for args, expected in cases.items():

@@ -21,27 +21,12 @@ from typing import Any
 import pytest
 from docker_fixtures import DockerEngine
 from image_helpers import CHURN, CHURN_ARGS, make_churn_workspace
+from kfp_helpers import FAILING, load_checked
 from nginx_fixtures import Nginx
 from test_image_build import AXL, build_image, built
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-FAILING = """
-from axl import Workflow, step
-
-
-class Fails(Workflow):
-    @step
-    def params(self) -> dict:
-        return {"n": 2}
-
-    @step(io_handler="json")
-    def boom(self, n: int) -> int:
-        raise ValueError(f"no luck with {n}")
-
-    def graph(self):
-        return self.boom(self.params()["n"])
-"""
 FAILS = "examples/kfp_fails.py:Fails"
 
 
@@ -75,7 +60,6 @@ def _run_in_kfp(spec: Path, root: Path, **arguments: Any) -> dict[str, dict[str,
     """``kfp.local`` runs ``spec``; returns each task's artifacts as its executor output lists
     them, with the result record (``axl-result``) read."""
     from kfp import components, local
-    from kfp_helpers import load_checked
 
     load_checked(spec)
     local.init(

@@ -15,28 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, axl, write
+from kfp_helpers import FAILING
 from kfp_rehearsal import rehearse
 
 from axl.emit import compile_workflow
 from axl.errors import RunnerError
 from axl.runtime.kfp import submitted_params
-
-FAILING = """
-from axl import Workflow, step
-
-
-class Fails(Workflow):
-    @step
-    def params(self) -> dict:
-        return {"n": 2}
-
-    @step(io_handler="json")
-    def boom(self, n: int) -> int:
-        raise ValueError(f"no luck with {n}")
-
-    def graph(self):
-        return self.boom(self.params()["n"])
-"""
 
 
 def _spec(workflow: str, cwd: Path) -> dict:

@@ -19,7 +19,7 @@ from axl.emit.argo._emit import SECRET_KEY
 from axl.emit.argo._names import PARAM_OR_ARTIFACT, dns_label
 from axl.emit.kfp._steps import parameter_default, parameter_type, step_spec, wire
 from axl.errors import EmitError
-from axl.ir import IRWorkflow
+from axl.ir import IRNode, IRWorkflow
 
 SCHEMA_VERSION = "2.1.0"
 #: Who wrote the spec (``kfp-<version>`` when the KFP SDK compiles one).
@@ -106,6 +106,7 @@ def emit_pipeline(
     tasks: dict[str, Any] = {}
     platform: dict[str, Any] = {}
     for node in ir.nodes:
+        _refuse_when(ir, node)
         step = step_spec(
             ir,
             node,
@@ -139,6 +140,21 @@ def emit_pipeline(
     }
     platform_spec = {"platforms": {"kubernetes": {"deploymentSpec": {"executors": platform}}}}
     return spec, platform_spec
+
+
+def _refuse_when(ir: IRWorkflow, node: IRNode) -> None:
+    """A condition would need KFP's own control flow (``dsl.If``), which axl does not emit yet:
+    running the step unconditionally would be another program under the same name."""
+    if node.when:
+        from axl.emit.kfp._steps import display_file
+
+        raise EmitError(
+            f"step {node.name!r} of workflow {ir.name!r} has a condition (when={node.when!r}), "
+            "which the KFP target does not emit yet",
+            hint="compile it for Argo (--target argo), or remove `when` for KFP",
+            file=display_file(node.file),
+            line=node.line or None,
+        )
 
 
 def pipeline_parameters(ir: IRWorkflow) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from axl.emit.argo._names import NameTable, artifact_name
-from axl.emit.argo._pods import _annotations, output_names
+from axl.emit.argo._pods import _annotations, _leaves, _manifest_text, _stem, output_names
 from axl.errors import EmitError
 from axl.ir import IRNode, IRWorkflow
 
@@ -248,7 +248,7 @@ def resources(ir: IRWorkflow, node: IRNode) -> dict[str, Any]:
                 f"step {node.name!r} of workflow {ir.name!r} asks for resource {key!r}, which "
                 "a KFP task cannot request",
                 hint=f"KFP tasks take: {', '.join([*RESOURCE_FIELDS, GPU])}",
-                file=_display(node.file),
+                file=display_file(node.file),
                 line=node.line or None,
             )
         request, limit = RESOURCE_FIELDS[key]
@@ -258,7 +258,7 @@ def resources(ir: IRWorkflow, node: IRNode) -> dict[str, Any]:
     return dict(sorted(spec.items()))
 
 
-def _display(file: str) -> str | None:
+def display_file(file: str) -> str | None:
     from pathlib import Path
 
     from axl.graph._buildfile import display_path
@@ -272,19 +272,3 @@ def _from_task(task: str, key: str) -> dict[str, Any]:
 
 def _in_path(key: str) -> str:
     return f"{{{{$.inputs.artifacts['{key}'].path}}}}"
-
-
-def _manifest_text(document: Mapping[str, Any]) -> str:
-    from axl.runtime._manifest import manifest_json
-
-    return manifest_json(document)
-
-
-def _leaves(inputs: dict[str, Any]) -> list[dict[str, Any]]:
-    from axl.runtime._manifest import iter_leaves
-
-    return iter_leaves(inputs)
-
-
-def _stem(path: str, extension: str) -> str:
-    return path[: -len(extension) - 1] if extension else path
