@@ -63,7 +63,7 @@ def compile_command(
         typer.Option(
             "--remote-cache",
             metavar="URL",
-            help="argo: every pod consults this remote cache (http(s)://host/prefix or "
+            help="argo, kfp: every pod consults this remote cache (http(s)://host/prefix or "
             "s3://bucket/prefix) before running its step, and uploads to it.",
         ),
     ] = None,
@@ -72,7 +72,7 @@ def compile_command(
         typer.Option(
             "--cache-secret-ref",
             metavar="SECRET[:KEY]",
-            help="argo: the Kubernetes Secret (key default: secret) that pods read "
+            help="argo, kfp: the Kubernetes Secret (key default: secret) that pods read "
             "AXL_CACHE_SECRET from, to sign and check remote cache records.",
         ),
     ] = None,
@@ -83,6 +83,8 @@ def compile_command(
 
     --target argo writes one Argo Workflow (or WorkflowTemplate): submit it with
     `argo submit FILE` or `kubectl create -f FILE`.
+    --target kfp writes a Kubeflow Pipelines v2 pipeline spec: upload it with
+    `kfp pipeline create -p NAME FILE` or kfp.Client().upload_pipeline(FILE).
     --target dagster writes a Python module defining a Dagster job: run it with
     `dagster dev -f FILE` or `dagster job execute -f FILE`.
     """
