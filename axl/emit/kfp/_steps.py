@@ -108,14 +108,51 @@ def step_spec(
         env: Environment every container gets before the step's own (the remote cache).
         kubernetes: Platform config every executor gets (the cache secret).
     """
-    name = wiring.task[node.name]
     entry = copy.deepcopy(entry)  # a private copy: its leaves get their "record"
     if node.kind == "params":
         entry["key"] = None  # its values can change at submit time, and its key with them
+    args, in_artifacts, task_artifacts = _inputs(entry, wiring)
+    outputs = [(wiring.outputs[(node.name, o["name"])], o["path"]) for o in entry["outputs"]]
+    outputs.append((RESULT_KEY, RESULT_FILE))
+    for key, rel in outputs:
+        args += ["--output", f"{key}={rel}"]
+        args += ["--output-path", f"{key}={{{{$.outputs.artifacts['{key}'].path}}}}"]
+        args += ["--output-uri", f"{key}={{{{$.outputs.artifacts['{key}'].uri}}}}"]
+    params = sorted(node.param_values) if node.kind == "params" else []
+    for key in params:
+        args += ["--param", f"{key}={{{{$.inputs.parameters['{key}']}}}}"]
+    args += ["--executor-output", "{{$.outputs.output_file}}"]
+    args = ["--step", node.name, *args]
+    args += ["--manifest-json", _manifest_text({**document, "steps": {node.name: entry}})]
+    container: dict[str, Any] = {"image": image, "command": list(COMMAND), "args": args}
+    if env or node.env:
+        container["env"] = [*copy.deepcopy(env), *({"name": k, "value": v} for k, v in node.env)]
+    if node.resources:
+        container["resources"] = resources(ir, node)
+    platform = {
+        "podMetadata": {
+            "annotations": _annotations(ir, node, entry, document),
+            "labels": {LABEL_WORKFLOW: wiring_label(ir)},
+        },
+        **copy.deepcopy(dict(kubernetes)),
+    }
+    return StepSpec(
+        _component(node, wiring.task[node.name], in_artifacts, params, [k for k, _ in outputs]),
+        {"container": container},
+        _task(ir, node, wiring, task_artifacts, params),
+        platform,
+    )
+
+
+def _inputs(
+    entry: dict[str, Any], wiring: Wiring
+) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """The ``--input`` args, the component's input artifacts and the task's: each input leaf,
+    then each upstream's result record (which the leaf's ``record`` now names)."""
     keys = NameTable(limit=1 << 16)
-    args: list[str] = ["--step", node.name]
-    in_artifacts: dict[str, Any] = {}
-    task_artifacts: dict[str, Any] = {}
+    args: list[str] = []
+    declared: dict[str, Any] = {}
+    given: dict[str, Any] = {}
     records: dict[str, str] = {}
     for leaf in _leaves(entry["inputs"]):
         up = leaf["from"]["step"]
@@ -124,27 +161,22 @@ def step_spec(
         leaf["record"] = f"{RECORDS}/{up}.json"
         key = keys.take(artifact_name(_stem(leaf["path"], leaf["extension"]).replace("/", "-")))
         args += ["--input", f"{leaf['path']}={_in_path(key)}"]
-        in_artifacts[key] = {"artifactType": dict(ARTIFACT_TYPE)}
-        source = wiring.outputs[(up, leaf["from"]["output"])]
-        task_artifacts[key] = _from_task(wiring.task[up], source)
+        declared[key] = {"artifactType": dict(ARTIFACT_TYPE)}
+        given[key] = _from_task(wiring.task[up], wiring.outputs[(up, leaf["from"]["output"])])
     for up, key in records.items():
         args += ["--input", f"{RECORDS}/{up}.json={_in_path(key)}"]
-        in_artifacts[key] = {"artifactType": dict(ARTIFACT_TYPE)}
-        task_artifacts[key] = _from_task(wiring.task[up], RESULT_KEY)
-    outputs = [(wiring.outputs[(node.name, o["name"])], o["path"]) for o in entry["outputs"]]
-    for key, rel in [*outputs, (RESULT_KEY, RESULT_FILE)]:
-        args += ["--output", f"{key}={rel}"]
-        args += ["--output-path", f"{key}={{{{$.outputs.artifacts['{key}'].path}}}}"]
-        args += ["--output-uri", f"{key}={{{{$.outputs.artifacts['{key}'].uri}}}}"]
-    params = sorted(node.param_values) if node.kind == "params" else []
-    for key in params:
-        args += ["--param", f"{key}={{{{$.inputs.parameters['{key}']}}}}"]
-    args += ["--executor-output", "{{$.outputs.output_file}}"]
-    args += ["--manifest-json", _manifest_text({**document, "steps": {node.name: entry}})]
-    component: dict[str, Any] = {"executorLabel": f"exec-{name}"}
+        declared[key] = {"artifactType": dict(ARTIFACT_TYPE)}
+        given[key] = _from_task(wiring.task[up], RESULT_KEY)
+    return args, declared, given
+
+
+def _component(
+    node: IRNode, task: str, artifacts: dict[str, Any], params: list[str], outputs: list[str]
+) -> dict[str, Any]:
+    component: dict[str, Any] = {"executorLabel": f"exec-{task}"}
     inputs: dict[str, Any] = {}
-    if in_artifacts:
-        inputs["artifacts"] = in_artifacts
+    if artifacts:
+        inputs["artifacts"] = artifacts
     if params:
         inputs["parameters"] = {
             k: {"parameterType": parameter_type(node.param_values[k])} for k in params
@@ -152,24 +184,9 @@ def step_spec(
     if inputs:
         component["inputDefinitions"] = inputs
     component["outputDefinitions"] = {
-        "artifacts": {
-            key: {"artifactType": dict(ARTIFACT_TYPE)} for key, _ in [*outputs, (RESULT_KEY, "")]
-        }
+        "artifacts": {key: {"artifactType": dict(ARTIFACT_TYPE)} for key in outputs}
     }
-    container: dict[str, Any] = {"image": image, "command": list(COMMAND), "args": args}
-    if env or node.env:
-        container["env"] = [*copy.deepcopy(env), *({"name": k, "value": v} for k, v in node.env)]
-    if node.resources:
-        container["resources"] = resources(ir, node)
-    task = _task(ir, node, wiring, task_artifacts, params)
-    platform = {
-        "podMetadata": {
-            "annotations": _annotations(ir, node, entry, document),
-            "labels": {LABEL_WORKFLOW: wiring_label(ir)},
-        },
-        **copy.deepcopy(dict(kubernetes)),
-    }
-    return StepSpec(component, {"container": container}, task, platform)
+    return component
 
 
 def wiring_label(ir: IRWorkflow) -> str:
