@@ -28,16 +28,19 @@ def _spec(workflow: str, cwd: Path) -> dict:
     return next(yaml.safe_load_all(text))
 
 
-def test_tiny_gives_axl_run_local_s_digests(tmp_path: Path) -> None:
-    spec = _spec("examples/tiny.py:Tiny", REPO)
+@pytest.mark.parametrize("workflow", ["examples/tiny.py:Tiny", "examples/fanout.py:FanOut"])
+def test_every_step_gives_axl_run_local_s_digests(workflow: str, tmp_path: Path) -> None:
+    # fanout: lists and dicts of inputs (fan-in), several outputs, renamed tasks.
+    spec = _spec(workflow, REPO)
     root = tmp_path / "root"
     done = rehearse(spec, root, REPO)
-    assert done.codes == {"params": 0, "make": 0, "total": 0}, done.logs
+    assert set(done.codes) == set(spec["root"]["dag"]["tasks"]), done.logs
+    assert set(done.codes.values()) == {0}, done.logs
     local = axl(
         "run",
         "local",
         "-m",
-        "examples/tiny.py:Tiny",
+        workflow,
         "--json",
         "--cache-dir",
         str(tmp_path / "c"),
@@ -46,6 +49,7 @@ def test_tiny_gives_axl_run_local_s_digests(tmp_path: Path) -> None:
     assert local.code == 0, local.err
     steps = json.loads(local.out)["steps"]
     for task, output in done.executor_outputs.items():
+        step = spec["root"]["dag"]["tasks"][task]["taskInfo"]["name"]
         for key, listed in output["artifacts"].items():
             (artifact,) = listed["artifacts"]
             assert artifact["uri"] == str(root / task / key)  # the folder was made for it
@@ -53,12 +57,12 @@ def test_tiny_gives_axl_run_local_s_digests(tmp_path: Path) -> None:
             if key == "axl-result":
                 record = json.loads(Path(artifact["uri"]).read_text())
                 assert record["status"] == "ok"
-                assert record["key"] == steps[task]["key"]
+                assert record["key"] == steps[step]["key"]
                 continue
-            expected = steps[task]["outputs"][key]
+            expected = steps[step]["outputs"][key]
             assert artifact["metadata"]["digest"] == expected["digest"], (task, key)
             assert artifact["metadata"]["handler"] == expected["handler"]
-            assert artifact["metadata"]["key"] == steps[task]["key"]
+            assert artifact["metadata"]["key"] == steps[step]["key"]
             assert artifact["metadata"]["cached"] is False
 
 
