@@ -250,15 +250,18 @@ def configured(
 ) -> tuple[WorkflowBundle, dict[str, Any]]:
     """A bundle and emitter options with ``config`` applied: its defaults and params to the
     workflow; for ``argo``, its ``argo`` options and ``remote_cache`` where ``options`` has
-    ``None`` (a flag or rule attribute wins). Other targets take no options from a config."""
+    ``None`` (a flag or rule attribute wins); for ``kfp``, its ``remote_cache``. Other targets
+    take no options from a config."""
     if config is None:
         return bundle, options
     bundle = dataclasses.replace(bundle, ir=apply_config(bundle.ir, config))
-    if target != "argo":
+    if target not in ("argo", "kfp"):
         return bundle, options
     merged = dict(options)
     remote = config.data.get("remote_cache")
-    for name, value in {**config.section("argo"), "remote_cache": remote}.items():
+    # KFP takes no section of its own: its tasks consult the config's remote cache, as pods do.
+    section = config.section("argo") if target == "argo" else {}
+    for name, value in {**section, "remote_cache": remote}.items():
         if merged.get(name) is None and value not in (None, ""):
             merged[name] = value
     return bundle, merged

@@ -223,3 +223,22 @@ assert compiled.text == golden
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_run_config_gives_its_remote_cache_and_defaults(workspace: Path) -> None:
+    write(workspace / "flows.py", FLOWS)
+    write(
+        workspace / "prod.yaml",
+        """
+        version: 1
+        remote_cache: http://cache.svc:8080/axl
+        defaults:
+          retries: 4
+        """,
+    )
+    spec, _ = _compile(workspace, "flows.py:Same", "--image", PINNED, "--config", "prod.yaml")
+    (executor,) = spec["deploymentSpec"]["executors"].values()
+    env = executor["container"]["env"]
+    assert env == [{"name": "AXL_REMOTE_CACHE", "value": "http://cache.svc:8080/axl"}]
+    (task,) = spec["root"]["dag"]["tasks"].values()
+    assert task["retryPolicy"]["maxRetryCount"] == 4

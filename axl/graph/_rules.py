@@ -220,6 +220,7 @@ register(
             ),
             Attr("remote_cache", STRING, doc="The remote cache every task's runner consults."),
             Attr("cache_secret_ref", STRING, doc="SECRET[:KEY] holding AXL_CACHE_SECRET."),
+            Attr("config", STRING, doc="A run config (default: the workflow target's)."),
         ),
         builder="axl.emit.kfp._target:build_kfp_target",
     )

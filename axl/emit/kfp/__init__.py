@@ -72,7 +72,8 @@ def compile_kfp(
     summary = f"KFP pipeline {pipeline_name(bundle.ir)}: {steps} steps, {size} KiB"
     if not use_sdk:
         warnings.append(
-            "kfp is not installed, so KFP's SDK did not check the spec: pip install 'axl[kfp]'"
+            "kfp is not installed, so KFP's SDK did not check the spec: "
+            "pip install 'axl-build[kfp]'"
         )
     return Compiled(text, tuple(warnings), summary)
 

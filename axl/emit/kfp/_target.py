@@ -8,6 +8,7 @@
         image = ":churn_image",                   # an axl_image target, or "repo/name@sha256:..."
         remote_cache = "http://axl-cache.ci.svc:8080/axl",   # optional
         cache_secret_ref = "axl-cache:secret",    # optional
+        config = "prod.yaml",                     # a run config (default: the workflow's)
     )
 
 ``axl build //examples:churn_kfp`` writes ``workspace/targets/examples/churn_kfp.yaml`` under the
@@ -39,10 +40,11 @@ def build_kfp_target(target: Target, ctx: TargetContext) -> TargetResult:
             pinned.
         EmitError: The workflow cannot be emitted, or the spec fails the checks.
     """
+    from axl._runconfig import configured, refuse_both_params
     from axl.emit import load_bundle, write_output
     from axl.emit.argo._target import image_reference
     from axl.emit.kfp import compile_target
-    from axl.exec._targets import OK, TargetResult, target_params, workflow_spec
+    from axl.exec._targets import OK, TargetResult, target_config, target_params, workflow_spec
     from axl.graph._buildfile import display_path
     from axl.graph._labels import parse_label
 
@@ -54,11 +56,13 @@ def build_kfp_target(target: Target, ctx: TargetContext) -> TargetResult:
             f"{target.label}: workflow {label} is not an axl_workflow (it is {workflow.kind.name})",
             **where,
         )
-    bundle = load_bundle(
-        workflow_spec(workflow, ctx.root), params_file=target_params(workflow), workspace=ctx.root
-    )
+    params = target_params(workflow)
+    config = ctx.config or target_config(target) or target_config(workflow)
+    refuse_both_params(params, config)
+    bundle = load_bundle(workflow_spec(workflow, ctx.root), params_file=params, workspace=ctx.root)
     options: dict[str, Any] = {name: target.attrs.get(name) for name in OPTION_ATTRS}
     options["image"] = image_reference(target, ctx)
+    bundle, options = configured(bundle, "kfp", options, config)
     compiled = compile_target(bundle, options)
     rel = OUTPUT_FOLDER / target.label.package / f"{target.label.name}.yaml"
     write_output(ctx.root / rel, compiled.text)
