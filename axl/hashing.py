@@ -152,6 +152,23 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         return hasher.hexdigest()
 
 
+def tree_listing(files: list[tuple[str, bool, str]]) -> tuple[bytes, str]:
+    """A folder's Merkle listing and its digest.
+
+    Args:
+        files: ``(relative POSIX name, executable, content digest)`` of each file, any order.
+
+    Returns:
+        The canonical listing (sorted by name; a format tag keeps it apart from any other blob)
+        and its content digest, which is the folder's digest: a renamed, added, removed, edited
+        or chmod +x'ed file changes it; file order on disk and timestamps do not.
+    """
+    entries = [[name, "x" if executable else "-", digest] for name, executable, digest in files]
+    entries.sort(key=lambda entry: entry[0])
+    data = canonical_json({"format": f"axl-tree-{KEY_VERSION}", "files": entries}).encode()
+    return data, bytes_digest(data)
+
+
 def bytes_sha256(data: bytes) -> str:
     """The remote name (SHA-256, hex) of ``data``."""
     import hashlib  # only the remote cache needs it; a null build should not pay its import

@@ -37,21 +37,9 @@ class S3Remote:
         self.bucket = parts.netloc
         self.prefix = parts.path.strip("/")
         self.url = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
-        try:
-            import boto3
-            from boto3.s3.transfer import TransferConfig
-            from botocore.config import Config
-        except ImportError:
-            raise UsageError(
-                f"the remote cache {url} needs boto3, which is not installed",
-                hint="install the s3 extra: pip install 'axl-build[s3]'",
-            ) from None
-        config = Config(
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            retries={"max_attempts": ATTEMPTS, "mode": "standard"},
-        )
-        self._client: S3Client = boto3.session.Session().client("s3", config=config)
+        self._client = s3_client(f"the remote cache {url}", timeout=timeout)
+        from boto3.s3.transfer import TransferConfig
+
         self._transfer = TransferConfig(use_threads=False)
 
     def _key(self, kind: str, name: str) -> str:
@@ -118,6 +106,35 @@ class S3Remote:
             f"the remote cache {self.url} failed ({op} {name[:12]}): {type(exc).__name__}: {exc}",
             hint=hint,
         )
+
+
+def s3_client(what: str, *, timeout: float = DEFAULT_TIMEOUT) -> S3Client:
+    """A boto3 S3 client with axl's settings (timeouts, retries); credentials, region and
+    endpoint from boto3's usual sources. Shared by the remote cache and ``s3://`` data inputs.
+
+    Raises:
+        UsageError: boto3 is not installed (``what`` says who needs it).
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise UsageError(
+            f"{what} needs boto3, which is not installed",
+            hint="install the s3 extra: pip install 'axl-build[s3]'",
+        ) from None
+    config = Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        retries={"max_attempts": ATTEMPTS, "mode": "standard"},
+    )
+    client: S3Client = boto3.session.Session().client("s3", config=config)
+    return client
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore error (public name of :func:`_code`)."""
+    return _code(exc)
 
 
 def _code(exc: BaseException) -> str:

@@ -33,11 +33,21 @@ def render_summary(ir: ir_mod.IRWorkflow) -> str:
     if ir.inferred:
         lines.append("  graph inferred from parameter names (the workflow defines no graph())")
     for node in ir.nodes:
-        ups = ", ".join(node.upstream) or "-"
+        reads = [*node.upstream, *(f"{s.kind} {_shown(s)}" for s in node.sources)]
+        ups = ", ".join(reads) or "-"
         outs = ", ".join(
             f"{o.name} ({o.handler}{'.' + o.extension if o.extension else ''})"
             for o in node.outputs
         )
         lines.append(f"  {node.name:<24} <- {ups}")
         lines.append(f"  {'':<24} -> {outs}")
+    outside = sorted({s.location for n in ir.nodes for s in n.sources if s.location[:1] == "/"})
+    lines.extend(
+        f"note: {path} is outside the workspace: it will not exist on a cluster (Argo, images)"
+        for path in outside
+    )
     return "\n".join(lines)
+
+
+def _shown(src: ir_mod.Source) -> str:
+    return src.location + (f" ({src.glob})" if src.glob else "")

@@ -21,13 +21,15 @@ from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
 from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, StepReport
 from axl.exec._tasks import make_task, params_task, run_params, stamps_of, start_pool, worker_run
-from axl.graph._keys import KeyParts, key_parts
+from axl.graph._keys import SOURCE, KeyParts, key_parts
 from axl.ir import IRNode, IRWorkflow
 from axl.runtime._step import StepOutcome, StepTask, execute
 
 if TYPE_CHECKING:
     # Imported lazily at run time: a build where every step is cached never starts a pool.
     from concurrent.futures import Future, ProcessPoolExecutor
+
+    from axl.exec._sources import Resolved
 
 #: node -> its code part; raising is allowed (the error is reported for that step).
 CodeProvider = Callable[[IRNode], dict[str, str]]
@@ -66,6 +68,8 @@ class _State:
     waiting: dict[str, int] = field(default_factory=dict)
     ready: deque[str] = field(default_factory=deque)
     stopped: bool = False
+    #: External inputs, keyed before the build started (``axl.exec._sources``).
+    sources: dict[str, Resolved] = field(default_factory=dict)
 
 
 def build(
@@ -77,6 +81,7 @@ def build(
     options: BuildOptions | None = None,
     prepare: Callable[[], None] | None = None,
     on_event: EventHook | None = None,
+    sources: dict[str, Resolved] | None = None,
 ) -> BuildReport:
     """Build ``ir``'s steps (or ``options.targets`` and what they need).
 
@@ -89,6 +94,7 @@ def build(
         prepare: Called once before the first step runs (imports the workflow module when the IR
             came from a cache and no module was imported yet).
         on_event: Progress hook.
+        sources: The external inputs the steps read, already keyed (by ``Source.ident``).
     """
     scheduler = _Scheduler(
         ir,
@@ -99,6 +105,9 @@ def build(
         prepare,
         on_event or (lambda _name, _status: None),
     )
+    for ident, resolved in (sources or {}).items():
+        scheduler.state.sources[ident] = resolved
+        scheduler.state.digests[(SOURCE, ident)] = resolved.digest
     return scheduler.run()
 
 
@@ -199,7 +208,7 @@ class _Scheduler:
                     parts.key,
                     0.0,
                     hit.outputs,
-                    parts=parts.as_dict(),
+                    parts=parts.as_record(),
                     log_digest=hit.log_digest,
                     started=time.time(),
                 ),
@@ -218,7 +227,7 @@ class _Scheduler:
         if not self.prepared and self.prepare is not None:
             self.prepare()
         self.prepared = True
-        self._launch(name, make_task(self.ir, node, state.reports), parts)
+        self._launch(name, make_task(self.ir, node, state.reports, state.sources), parts)
 
     def _launch(self, name: str, task: StepTask, parts: KeyParts) -> None:
         self.attempts[name] = self.attempts.get(name, 0) + 1
@@ -290,7 +299,7 @@ class _Scheduler:
                     outcome.seconds,
                     outcome.outputs,
                     attempts=attempts,
-                    parts=parts.as_dict(),
+                    parts=parts.as_record(),
                     log_digest=outcome.log_digest,
                     started=t0,
                     reason=_forced(node, self.options),
@@ -313,7 +322,7 @@ class _Scheduler:
                 error=outcome.error,
                 traceback=outcome.traceback,
                 attempts=attempts,
-                parts=parts.as_dict(),
+                parts=parts.as_record(),
                 log_digest=outcome.log_digest,
                 started=t0,
             ),

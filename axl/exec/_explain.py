@@ -39,8 +39,9 @@ def explain(store: LocalStore, workflow: str, step: str) -> list[str]:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("started", 0)))
     head = f"step `{step}` of {workflow}: {status} in the build of {when} (run {last.get('run')})"
     key = (info.get("key") or "")[:12]
+    untracked = _untracked_note(info)
     if status == "cached":
-        return [head, f"cached: its key {key} matched a stored result, so no code ran"]
+        return [head, f"cached: its key {key} matched a stored result, so no code ran", *untracked]
     if status == "skipped":
         return [head, f"skipped: {info.get('reason', 'an upstream step did not succeed')}"]
     if status in ("failed", "error"):
@@ -57,12 +58,61 @@ def explain(store: LocalStore, workflow: str, step: str) -> list[str]:
             "(deleted, evicted by gc, or corrupt)"
         )
         return lines
-    reasons = explain_change(previous.get("parts") if previous else None, info.get("parts", {}))
+    reasons = explain_change(
+        previous.get("parts") if previous else None,
+        info.get("parts", {}),
+        lambda old, new, where: _folder_diff(store, old, new, where),
+    )
     if not reasons:
         reasons = ["its key changed in a part this version of axl does not name"]
     lines.append(f"ran because {reasons[0]}")
     lines.extend(f"  and {r}" for r in reasons[1:])
-    return lines
+    return [*lines, *untracked]
+
+
+def _untracked_note(info: dict[str, Any]) -> list[str]:
+    """Said of a step that declares no external input: what it opens itself is invisible."""
+    parts = info.get("parts") or {}
+    if parts.get("sources") or parts.get("options", {}).get("kind") == "params":
+        return []
+    return [
+        "note: this step declares no external inputs (axl.File / axl.Dir): files it opens "
+        "itself are not part of its key, so editing them does not rerun it"
+    ]
+
+
+def _folder_diff(store: LocalStore, old: str | None, new: str, where: str) -> str | None:
+    """ "3 files of data/raw/ changed, 1 added", from the two listings kept in the CAS."""
+    from axl.graph._sources import changed_files, parse_listing
+
+    def listing(digest: str | None) -> Any:
+        if digest is None:
+            return None
+        path = store.blob_path(digest)
+        return parse_listing(path.read_bytes()) if path.is_file() else None
+
+    after = listing(new)
+    before = listing(old)
+    if after is None or (old is not None and before is None):
+        return None
+    diff = changed_files(before, after)
+    said = [
+        f"{len(names)} {'file' if len(names) == 1 else 'files'} of {where} {verb}"
+        if i == 0
+        else f"{len(names)} {verb}"
+        for i, (verb, names) in enumerate(
+            (v, n)
+            for v, n in (
+                ("changed", diff["changed"]),
+                ("added", diff["added"]),
+                ("removed", diff["removed"]),
+            )
+            if n
+        )
+    ]
+    if not said:
+        return f"the files of {where} are the same but a mode bit changed"
+    return ", ".join(said)
 
 
 def _previous(runs: list[dict[str, Any]], step: str) -> dict[str, Any] | None:

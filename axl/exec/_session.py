@@ -145,7 +145,17 @@ def run_ir(
     prepare: Callable[[], None] | None = None,
     on_event: EventHook | None = None,
 ) -> BuildReport:
-    """Build an IR whose code digests ``code`` provides; record the run; link the outputs."""
+    """Build an IR whose code digests ``code`` provides; record the run; link the outputs.
+
+    Raises:
+        UsageError: An external input cannot be read (before any step runs).
+    """
+    from axl.exec._sources import resolve_sources
+
+    opts = options or BuildOptions()
+    wanted = ir.ancestors(list(opts.targets)) if opts.targets else None
+    nodes = [n for n in ir.nodes if n.sources and (wanted is None or n.name in wanted)]
+    sources = resolve_sources(nodes, root, store, jobs=opts.jobs) if nodes else {}
     report = build(
         ir,
         store=store,
@@ -154,6 +164,7 @@ def run_ir(
         options=options,
         prepare=prepare,
         on_event=on_event,
+        sources=sources,
     )
     settle_remote(report, store)
     report.view = link_outputs(report, root, store)

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
 from axl.exec._report import StepReport
-from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq
+from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq, Source
 from axl.runtime._step import StepOutcome, StepTask, execute, save_value
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
     from axl.exec._engine import StepRunner
+    from axl.exec._sources import Resolved
     from axl.graph._keys import KeyParts
 
 _WORKER_STORE: LocalStore | None = None
@@ -74,8 +75,15 @@ def stamps_of(
 
 
 def _arg_spec(
-    arg: Any, node: IRNode, arg_name: str, reports: dict[str, StepReport], default_mode: str
+    arg: Any,
+    node: IRNode,
+    arg_name: str,
+    reports: dict[str, StepReport],
+    default_mode: str,
+    sources: dict[str, Resolved],
 ) -> Any:
+    if isinstance(arg, Source):
+        return sources[arg.ident].task_leaf(dict(node.input_modes).get(arg_name, "path"))
     if isinstance(arg, Ref):
         rec = reports[arg.node].outputs[arg.output]
         mode = dict(node.input_modes).get(arg_name, default_mode)
@@ -90,19 +98,37 @@ def _arg_spec(
     if isinstance(arg, Const):
         return {"const": arg.value}
     if isinstance(arg, Seq):
-        return {"list": [_arg_spec(a, node, arg_name, reports, default_mode) for a in arg.items]}
+        return {
+            "list": [
+                _arg_spec(a, node, arg_name, reports, default_mode, sources) for a in arg.items
+            ]
+        }
     assert isinstance(arg, Map)
-    return {"dict": {k: _arg_spec(v, node, arg_name, reports, default_mode) for k, v in arg.items}}
+    return {
+        "dict": {
+            k: _arg_spec(v, node, arg_name, reports, default_mode, sources) for k, v in arg.items
+        }
+    }
 
 
-def make_task(ir: IRWorkflow, node: IRNode, reports: dict[str, StepReport]) -> StepTask:
-    """The runnable task of ``node``, its inputs taken from the upstream steps' reports."""
+def make_task(
+    ir: IRWorkflow,
+    node: IRNode,
+    reports: dict[str, StepReport],
+    sources: dict[str, Resolved] | None = None,
+) -> StepTask:
+    """The runnable task of ``node``, its inputs taken from the upstream steps' reports and the
+    build's keyed external inputs."""
+    found = sources or {}
     return StepTask(
         workflow_module=ir.module,
         workflow_qualname=ir.qualname,
         step=node.step,
         node=node.name,
-        args={name: _arg_spec(arg, node, name, reports, ir.input_mode) for name, arg in node.args},
+        args={
+            name: _arg_spec(arg, node, name, reports, ir.input_mode, found)
+            for name, arg in node.args
+        },
         outputs=tuple((o.name, o.handler) for o in node.outputs),
         multi=not (len(node.outputs) == 1 and node.outputs[0].name == "out"),
         default_handler=ir.io_handler,

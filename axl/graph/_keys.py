@@ -8,7 +8,8 @@ A key is :func:`axl.hashing.key_digest` over :class:`KeyParts`, each part named 
 3. ``options``: the options that can change outputs (handlers, input modes, env, cache_version),
    never resources or retries;
 4. ``inputs``: per argument, the content digests of upstream outputs and the constants; for the
-   params step, its values;
+   params step, its values; for data from outside the graph (``axl.File``/``axl.Dir``), the
+   file's content digest or the folder's Merkle digest (never its name);
 5. ``environment``: the lockfile (or requirements) digest, the Python version, the platform.
 """
 
@@ -17,13 +18,18 @@ from __future__ import annotations
 import functools
 import platform
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from axl.graph._deps import dependency_spec
 from axl.hashing import bytes_digest, trusted_key_digest
-from axl.ir import Arg, Const, IRNode, IRWorkflow, Map, Ref, Seq
+from axl.ir import Arg, Const, IRNode, IRWorkflow, Map, Ref, Seq, Source
+
+#: The node name under which the digests map holds external inputs, by ``Source.ident``: no
+#: step can have it (node names are identifiers with '-').
+SOURCE = "<source>"
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,16 @@ class KeyParts:
     options: dict[str, Any]
     inputs: dict[str, Any]
     environment: dict[str, str]
+    #: Per argument, the external inputs it reads (kind, location, digest): not part of the key
+    #: (data is keyed by content, never by name), kept so ``axl explain`` can name them.
+    sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False)
+
+    def as_record(self) -> dict[str, Any]:
+        """:meth:`as_dict` plus what explains the key (the external inputs' names)."""
+        record = self.as_dict()
+        if self.sources:
+            record["sources"] = self.sources
+        return record
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +104,8 @@ def inputs_part(node: IRNode, digests: dict[tuple[str, str], str]) -> dict[str, 
 def _arg_digest(arg: Arg, digests: dict[tuple[str, str], str]) -> Any:
     if isinstance(arg, Ref):
         return {"digest": digests[(arg.node, arg.output)]}
+    if isinstance(arg, Source):
+        return {arg.kind: digests[(SOURCE, arg.ident)]}
     if isinstance(arg, Const):
         return {"const": arg.value}
     if isinstance(arg, Seq):
@@ -110,17 +128,43 @@ def key_parts(
         options=options_part(node),
         inputs=inputs_part(node, digests),
         environment=environment,
+        sources=sources_part(node, digests),
     )
 
 
-def explain_change(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-    """Sentences naming what differs between two :meth:`KeyParts.as_dict` results."""
+def sources_part(node: IRNode, digests: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """Per argument holding external inputs: each one's kind, location and digest."""
+    from axl.ir import iter_sources
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, arg in node.args:
+        for src in iter_sources(arg):
+            entry = {"kind": src.kind, "location": src.location, "glob": src.glob}
+            entry["digest"] = digests[(SOURCE, src.ident)]
+            found.setdefault(name, []).append(entry)
+    return found
+
+
+def explain_change(
+    old: dict[str, Any] | None, new: dict[str, Any], folder: FolderDiff | None = None
+) -> list[str]:
+    """Sentences naming what differs between two :meth:`KeyParts.as_record` results.
+
+    Args:
+        old: The earlier build's parts (``None``: never built).
+        new: This build's parts.
+        folder: Says what changed between two listings of a folder input, by their digests.
+    """
     if old is None:
         return ["it had never been built before"]
     step = new.get("identity", {}).get("step", "")
+    sourced = _source_changes(old.get("sources", {}), new.get("sources", {}), folder)
+    inputs_old = {k: v for k, v in old.get("inputs", {}).items() if k not in sourced}
+    inputs_new = {k: v for k, v in new.get("inputs", {}).items() if k not in sourced}
     return [
         *_code_changes(old.get("code", {}), new.get("code", {}), step),
-        *_input_changes(old.get("inputs", {}), new.get("inputs", {})),
+        *(line for lines in sourced.values() for line in lines),
+        *_input_changes(inputs_old, inputs_new),
         *_env_changes(old.get("environment", {}), new.get("environment", {})),
         *(
             f"option `{k}` changed"
@@ -159,6 +203,39 @@ def _input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         else:
             reasons.append(f"constant argument `{name}` changed")
     return reasons
+
+
+#: (old listing digest or None, new listing digest, location) -> "3 files of data/raw/ changed".
+FolderDiff = Callable[[str | None, str, str], str | None]
+
+
+def _source_changes(
+    old: dict[str, Any], new: dict[str, Any], folder: FolderDiff | None
+) -> dict[str, list[str]]:
+    """Per argument reading external inputs whose digests changed: one sentence per input."""
+    found: dict[str, list[str]] = {}
+    for name, entries in new.items():
+        before = {(e["kind"], e["location"], e.get("glob")): e for e in old.get(name, [])}
+        lines = []
+        for entry in entries:
+            ident = (entry["kind"], entry["location"], entry.get("glob"))
+            prev = before.get(ident)
+            if prev is not None and prev.get("digest") == entry.get("digest"):
+                continue
+            where = entry["location"]
+            if entry["kind"] == "dir" and folder is not None:
+                where = where.rstrip("/") + "/"
+                said = folder(prev.get("digest") if prev else None, entry["digest"], where)
+                if said is not None:
+                    lines.append(said)
+                    continue
+            if prev is None:
+                lines.append(f"input {entry['kind']} {where} is newly read by argument `{name}`")
+            else:
+                lines.append(f"input {entry['kind']} {where} changed")
+        if lines:
+            found[name] = lines
+    return found
 
 
 def _env_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

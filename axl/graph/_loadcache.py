@@ -34,7 +34,7 @@ FORMAT = 1
 #: Files changed more recently than this are re-hashed rather than trusted by their stat.
 RACY_SECONDS = 2.0
 #: The stat cache is cleared when it grows past this many paths (it is only a cache).
-_MAX_STAT_ENTRIES = 20_000
+_MAX_STAT_ENTRIES = 200_000
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -66,20 +66,35 @@ class StatCache:
             st = os.stat(path)
         except OSError:
             return None
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        known = self._entries.get(path)
-        if known is not None and known[:4] == stamp:
-            return str(known[4])
+        known = self.known(path, st)
+        if known is not None:
+            return known
         try:
             digest = file_digest(path)
         except OSError:
             return None
+        self.remember(path, st, digest)
+        return digest
+
+    def known(self, path: str, st: os.stat_result) -> str | None:
+        """The digest recorded for ``path`` if its stat is still ``st``, else ``None``."""
+        entry = self._entries.get(path)
+        if entry is not None and entry[:4] == [
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_ino,
+        ]:
+            return str(entry[4])
+        return None
+
+    def remember(self, path: str, st: os.stat_result, digest: str) -> None:
+        """Record ``digest`` for ``path`` as of ``st`` (unless the file is too fresh to trust)."""
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_SECONDS * 1e9:
-            self._entries[path] = [*stamp, digest]
+            self._entries[path] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest]
             self._dirty = True
         elif self._entries.pop(path, None) is not None:
             self._dirty = True
-        return digest
 
     def save(self) -> None:
         """Persist new stats (atomically; concurrent writers just lose some cache entries)."""

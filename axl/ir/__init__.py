@@ -12,7 +12,9 @@ from axl.ir._model import (
     Map,
     Ref,
     Seq,
+    Source,
     iter_refs,
+    iter_sources,
 )
 from axl.ir._trace import build_ir, validate
 
@@ -27,10 +29,12 @@ __all__ = [
     "Map",
     "Ref",
     "Seq",
+    "Source",
     "build_ir",
     "dumps",
     "from_dict",
     "iter_refs",
+    "iter_sources",
     "loads",
     "to_dict",
     "validate",

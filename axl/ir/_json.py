@@ -16,6 +16,7 @@ from axl.ir._model import (
     Map,
     Ref,
     Seq,
+    Source,
 )
 
 
@@ -26,6 +27,11 @@ def arg_to_json(arg: Arg) -> Any:
         return {"const": arg.value}
     if isinstance(arg, Seq):
         return {"list": [arg_to_json(a) for a in arg.items]}
+    if isinstance(arg, Source):
+        src: dict[str, Any] = {"kind": arg.kind, "location": arg.location}
+        if arg.glob is not None:
+            src["glob"] = arg.glob
+        return {"source": src}
     return {"dict": {k: arg_to_json(v) for k, v in arg.items}}
 
 
@@ -39,6 +45,10 @@ def arg_from_json(data: Any) -> Arg:
         return Const(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     if kind == "list":
         return Seq(tuple(arg_from_json(v) for v in value))
+    if kind == "source":
+        if not isinstance(value, dict) or value.get("kind") not in ("file", "dir"):
+            raise WorkflowError(f"malformed IR source {value!r}")
+        return Source(str(value["kind"]), str(value["location"]), value.get("glob"))
     if kind == "dict":
         return Map(tuple((str(k), arg_from_json(v)) for k, v in sorted(value.items())))
     raise WorkflowError(f"malformed IR argument kind {kind!r}")

@@ -46,7 +46,43 @@ class Map:
     items: tuple[tuple[str, Arg], ...]
 
 
-Arg = Union[Ref, Const, Seq, Map]  # noqa: UP007 - a runtime alias; `|` on classes needs 3.10+ only in annotations
+@dataclass(frozen=True)
+class Source:
+    """Data from outside the graph (``axl.File`` / ``axl.Dir``), resolved to a concrete place.
+
+    ``location`` is a normalised workspace-relative POSIX path, an absolute path, or a URL
+    (``s3://``, ``http(s)://``); ``glob`` filters a folder's files. The IR holds where the data
+    is, never what it holds: its digest is taken when a build keys the step that reads it.
+    """
+
+    kind: str
+    location: str
+    glob: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.location.startswith(("s3://", "http://", "https://"))
+
+    @property
+    def ident(self) -> str:
+        """One string naming this input (the same data named twice is resolved once)."""
+        return f"{self.kind}:{self.location}" + (f":{self.glob}" if self.glob else "")
+
+
+Arg = Union[Ref, Const, Seq, Map, Source]  # noqa: UP007 - a runtime alias; `|` on classes needs 3.10+ only in annotations
+
+
+def iter_sources(arg: Arg) -> Iterator[Source]:
+    """Every :class:`Source` inside ``arg``, in order."""
+    stack: list[Arg] = [arg]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Source):
+            yield item
+        elif isinstance(item, Seq):
+            stack.extend(reversed(item.items))
+        elif isinstance(item, Map):
+            stack.extend(v for _, v in reversed(item.items))
 
 
 def iter_refs(arg: Arg) -> Iterator[Ref]:
@@ -122,6 +158,15 @@ class IRNode:
         for _, arg in self.args:
             for ref in iter_refs(arg):
                 seen.setdefault(ref.node)
+        return tuple(seen)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """The external inputs this node reads, without repeats, in argument-name order."""
+        seen: dict[Source, None] = {}
+        for _, arg in self.args:
+            for src in iter_sources(arg):
+                seen.setdefault(src)
         return tuple(seen)
 
     def output(self, name: str) -> IROutput:

@@ -6,7 +6,7 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ from axl import io
 from axl._params import check_overrides
 from axl.dsl import INPUT_MODES, OutputRef, StepDef, TracedCall, Workflow
 from axl.errors import AxlError, CanonicalError, Loc, WorkflowError
+from axl.external import External
 from axl.hashing import canonical_json
 from axl.ir._autowire import autowire, defines_graph
-from axl.ir._model import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq
+from axl.ir._model import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq, Source
+from axl.ir._sources import handler_for, source_of
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
 
@@ -30,6 +32,8 @@ class Tracer:
         self.names: set[str] = set()
         self._counts: dict[str, int] = {}
         self.params_values: dict[str, dict[str, Any]] = {}
+        #: Params overrides (from --params), so that ``File(p["data"])`` sees the chosen value.
+        self.overrides: dict[str, Any] = {}
 
     def record(
         self,
@@ -193,6 +197,7 @@ def build_ir(
     if not tracer.calls:
         raise WorkflowError(f"graph() of workflow {wf_name!r} called no step", file=file, line=line)
     overrides = dict(params or {})
+    tracer.overrides = overrides
     nodes = [_node(cls, tracer, call, overrides) for call in tracer.calls]
     if overrides:
         check_overrides(
@@ -290,7 +295,9 @@ def _node(
             continue
         args.append((arg_name, _to_arg(value, tracer, f"{where}, argument {arg_name!r}", here)))
     ref_args = [n for n, a in args if not isinstance(a, Const)]
-    input_modes = _input_modes(cls, opts.input_mode, ref_args, sig, where, step_def)
+    external = {n for n, a in args if isinstance(a, Source)}
+    input_modes = _input_modes(cls, opts.input_mode, ref_args, sig, where, step_def, external)
+    _check_source_modes(args, dict(input_modes), where, here)
     params_json = None
     if opts.params:
         values = dict(tracer.params_values[call.name])
@@ -362,6 +369,8 @@ def _public_signature(step_def: StepDef[Any]) -> str:
 
 
 def _to_arg(value: Any, tracer: Tracer, where: str, here: Loc) -> Arg:
+    if isinstance(value, External):
+        return source_of(value, _source_path(value, tracer, where, here), where, here)
     if isinstance(value, OutputRef):
         if value.node not in tracer.names:
             raise WorkflowError(f"{where} is the output of a step of another workflow", **here)
@@ -391,10 +400,54 @@ def _to_arg(value: Any, tracer: Tracer, where: str, here: Loc) -> Arg:
         ) from None
 
 
+def _source_path(value: External, tracer: Tracer, where: str, here: Loc) -> Any:
+    """The path a ``File``/``Dir`` names; a params output is looked up in the params' values
+    (with the ``--params`` overrides), which are known while graph() is traced."""
+    path = value.path
+    if not isinstance(path, OutputRef):
+        return path
+    values = tracer.params_values.get(path.node)
+    if values is None or path._axl_output not in values:
+        raise WorkflowError(
+            f"{where} is {type(value).__name__}() of the output of step {path.node!r}, which is "
+            "not a params value",
+            hint=f"pass a literal path or one key of the params step, e.g. {type(value).__name__}"
+            '(p["data"])',
+            **here,
+        )
+    key = path._axl_output
+    return tracer.overrides.get(key, values[key])
+
+
+def _check_source_modes(
+    args: list[tuple[str, Arg]], modes: dict[str, str], where: str, here: Loc
+) -> None:
+    """Object mode needs an IO handler that reads the file's extension; a folder is a path."""
+    for arg_name, arg in args:
+        if not isinstance(arg, Source) or modes.get(arg_name) != "object":
+            continue
+        if arg.kind == "dir":
+            raise WorkflowError(
+                f"{where}: argument {arg_name!r} is a folder, which can only be passed as a path",
+                hint=f'drop "object" for {arg_name!r} from input_mode',
+                **here,
+            )
+        if handler_for(arg.location) is None:
+            raise WorkflowError(
+                f"{where}: no IO handler reads {arg.location!r} (argument {arg_name!r}) as an "
+                "object",
+                hint=f'pass it as a path (input_mode={{"{arg_name}": "path"}}, the default for '
+                "files) and read it in the step",
+                **here,
+            )
+
+
 def _holds_ref(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
+        if isinstance(item, External):
+            return True
         if isinstance(item, OutputRef):
             return True
         if isinstance(item, (list, tuple)):
@@ -411,6 +464,7 @@ def _input_modes(
     sig: inspect.Signature,
     where: str,
     step_def: StepDef[Any],
+    external: Collection[str] = (),
 ) -> tuple[tuple[str, str], ...]:
     here: Loc = {"file": step_def.file, "line": step_def.line}
     default = cls.input_mode
@@ -434,7 +488,10 @@ def _input_modes(
                 hint=f"input modes are: {', '.join(INPUT_MODES)}",
                 **here,
             )
-    return tuple(sorted((a, per_arg.get(a, default)) for a in ref_args))
+    # External inputs are paths unless the step names them: the step reads the data itself.
+    return tuple(
+        sorted((a, per_arg.get(a, "path" if a in external else default)) for a in ref_args)
+    )
 
 
 def _handler(declared: str | None, step_def: StepDef[Any], where: str) -> str:

@@ -45,9 +45,12 @@ class Inputs:
         log: JsonLog,
         *,
         store_is_work: bool = False,
+        workspace: Path | None = None,
     ) -> None:
         self.folder, self.store, self.work, self.run_id, self.log = folder, store, work, run_id, log
         self.store_is_work = store_is_work
+        #: Where external inputs declared by workspace path are read (when not under --inputs).
+        self.workspace = workspace
         self._records: dict[str, dict[str, Any] | None] = {}
         self._stores: dict[str, ArtifactStore] = {}
         #: Digests already staged (and verified) in the working store.
@@ -67,6 +70,19 @@ class Inputs:
             return {"list": [self.resolve(a, name, stage=stage) for a in arg["list"]]}
         if "dict" in arg:
             return {"dict": {k: self.resolve(a, name, stage=stage) for k, a in arg["dict"].items()}}
+        if "source" in arg:
+            from axl.runtime._source_inputs import resolve_source
+
+            leaf = resolve_source(
+                arg["source"],
+                name,
+                folder=self.folder,
+                workspace=self.workspace,
+                work=self.work,
+                log=self.log,
+                stage=stage,
+            )
+            return {"source": leaf}
         return {"input": self._leaf(arg["input"], name, stage)}
 
     @staticmethod
@@ -78,6 +94,10 @@ class Inputs:
             return {"list": [Inputs.task_arg(a) for a in arg["list"]]}
         if "dict" in arg:
             return {"dict": {k: Inputs.task_arg(a) for k, a in arg["dict"].items()}}
+        if "source" in arg:
+            from axl.runtime._source_inputs import task_arg
+
+            return task_arg(arg["source"])
         leaf = arg["input"]
         return {"input": {k: leaf[k] for k in ("digest", "handler", "extension", "mode")}}
 
@@ -90,6 +110,8 @@ class Inputs:
             return {"list": [Inputs.key_part(a) for a in arg["list"]]}
         if "dict" in arg:
             return {"dict": {k: Inputs.key_part(a) for k, a in arg["dict"].items()}}
+        if "source" in arg:
+            return {arg["source"]["kind"]: arg["source"]["digest"]}
         return {"digest": arg["input"]["digest"]}
 
     # -- one leaf -----------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from typing import Any
 from axl import _loader
 from axl.cache._records import OutputRecord
 from axl.errors import RunnerError
-from axl.graph._keys import KeyParts, key_parts, options_part
+from axl.graph._keys import SOURCE, KeyParts, key_parts, options_part
 from axl.hashing import bytes_digest
 from axl.io import AUTO
-from axl.ir import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq, iter_refs
+from axl.ir import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq, Source, iter_refs
 from axl.runtime._step import StepTask
 
 #: Bump when a field changes meaning or a required field is added; runners refuse other versions.
@@ -140,7 +140,11 @@ def _pair(
     name: str,
 ) -> None:
     """Walk an IR argument and the matching StepTask argument together."""
-    if isinstance(arg, Ref):
+    if isinstance(arg, Source):
+        ((_, leaf),) = spec.items()  # "input" (a file's snapshot), "folder" or "remote"
+        known[(SOURCE, arg.ident)] = {k: leaf[k] for k in _SOURCE_FIELDS if k in leaf}
+        modes.setdefault(name, leaf.get("mode", "path"))
+    elif isinstance(arg, Ref):
         leaf = spec["input"]
         known[(arg.node, arg.output)] = {
             k: leaf[k] for k in ("digest", "handler", "extension") if k in leaf
@@ -155,7 +159,8 @@ def _pair(
 
 
 def _all_known(node: IRNode, digests: Mapping[tuple[str, str], str]) -> bool:
-    return all((r.node, r.output) in digests for _, a in node.args for r in iter_refs(a))
+    refs = all((r.node, r.output) in digests for _, a in node.args for r in iter_refs(a))
+    return refs and not node.sources  # an emitted workflow's data is keyed where it runs
 
 
 def _step_entry(
@@ -188,9 +193,36 @@ def _step_entry(
     return entry
 
 
+_SOURCE_FIELDS = ("digest", "handler", "extension", "remote")
+
+
+def _source(arg: Source, known: Known, mode: str, stem: str) -> dict[str, Any]:
+    """A ``source`` leaf: where the data was declared and, when keyed already, its digest."""
+    from axl.ir._sources import extension_of, handler_for
+
+    info = known.get((SOURCE, arg.ident), {})
+    ext = extension_of(arg.location) if arg.kind == "file" else ""
+    leaf: dict[str, Any] = {
+        "kind": arg.kind,
+        "location": arg.location,
+        "digest": info.get("digest"),
+        "handler": str(info.get("handler") or handler_for(arg.location) or "bytes"),
+        "extension": str(info.get("extension", ext)),
+        "mode": mode,
+        "path": f"{stem}.{ext}" if ext else stem,
+    }
+    if arg.glob is not None:
+        leaf["glob"] = arg.glob
+    if info.get("remote") is not None:
+        leaf["remote"] = info["remote"]
+    return {"source": leaf}
+
+
 def _input(arg: Arg, known: Known, mode: str, trail: tuple[str, ...]) -> dict[str, Any]:
     if isinstance(arg, Const):
         return {"const": arg.value}
+    if isinstance(arg, Source):
+        return _source(arg, known, mode, "/".join(trail))
     if isinstance(arg, Seq):
         return {"list": [_input(a, known, mode, (*trail, str(i))) for i, a in enumerate(arg.items)]}
     if isinstance(arg, Map):
@@ -327,20 +359,23 @@ def _check_step(name: str, entry: dict[str, Any], where: str) -> None:
         safe_relpath(out["path"], f"{where}: step {name!r}, output {out['name']!r}")
     if entry["kind"] == "params" and "params" not in entry:
         raise RunnerError(f"{where}: params step {name!r} has no params values")
+    for leaf in iter_leaves(entry["inputs"], "source"):
+        if "path" in leaf:
+            safe_relpath(leaf["path"], f"{where}: step {name!r}, source path")
     for leaf in iter_leaves(entry["inputs"]):
         for field in ("path", "record"):
             if field in leaf:
                 safe_relpath(leaf[field], f"{where}: step {name!r}, input {field}")
 
 
-def iter_leaves(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every ``input`` leaf of a step's inputs, depth first."""
+def iter_leaves(inputs: Mapping[str, Any], kind: str = "input") -> list[dict[str, Any]]:
+    """Every ``input`` (or ``source``) leaf of a step's inputs, depth first."""
     leaves: list[dict[str, Any]] = []
     stack: list[Any] = list(inputs.values())[::-1]
     while stack:
         item = stack.pop()
-        if "input" in item:
-            leaves.append(item["input"])
+        if kind in item:
+            leaves.append(item[kind])
         elif "list" in item:
             stack.extend(reversed(item["list"]))
         elif "dict" in item:

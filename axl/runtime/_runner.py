@@ -39,7 +39,7 @@ from axl.runtime._inputs import Inputs
 from axl.runtime._logs import JsonLog
 from axl.runtime._manifest import load_manifest, safe_relpath
 from axl.runtime._step import StepOutcome, StepTask, execute, save_value
-from axl.runtime._workflow import load_step
+from axl.runtime._workflow import load_step, workspace_root
 
 #: Bump when the result record changes incompatibly.
 RESULT_VERSION = 1
@@ -176,7 +176,13 @@ def _run_entry(
     else:
         load_step(manifest, entry, request.workspace, log)
         inputs = Inputs(
-            request.inputs, store, work, request.run_id, log, store_is_work=_is_work(store, work)
+            request.inputs,
+            store,
+            work,
+            request.run_id,
+            log,
+            store_is_work=_is_work(store, work),
+            workspace=workspace_root(request.workspace),
         )
         # Digests first: a cache hit needs no input's bytes.
         args = {

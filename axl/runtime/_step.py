@@ -7,6 +7,8 @@ an IO manifest. Either way a step behaves the same.
 A task's arguments are plain JSON-able data (the same shape the IO manifest uses)::
 
     {"input": {"digest": D, "handler": H, "extension": E, "mode": "object"|"path"}}
+    {"folder": {"source": {...}, "digest": D, "path": P}}     (an external folder, by path)
+    {"remote": {... as "input", "remote": {...}}}             (an object fetched when it runs)
     {"const": VALUE}
     {"list": [ARG, ...]}
     {"dict": {NAME: ARG, ...}}
@@ -99,6 +101,9 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
                 value = step_def.fn(instance, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the step's own failure, reported as such
                 return _failed(task, exc, started, buffer, store, user_tb=True)
+        changed = _folders_changed(task, store)
+        if changed is not None:
+            return StepOutcome("error", error=changed, seconds=time.perf_counter() - started)
         try:
             outputs = _save_all(task, value, store)
         except _RunnerProblem as exc:
@@ -172,9 +177,50 @@ def _failed(
     )
 
 
+def _folders_changed(task: StepTask, store: LocalStore) -> str | None:
+    """Why the step's result must not be kept: an input folder no longer has the digest it was
+    keyed with (it changed before or while the step read it). ``None`` when all still match."""
+    folders = [leaf for arg in task.args.values() for leaf in _folder_leaves(arg)]
+    if not folders:
+        return None
+    from axl.runtime._folders import folder_problem
+
+    for leaf in folders:
+        problem = folder_problem(leaf, store, task.node)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _folder_leaves(arg: Any) -> list[dict[str, Any]]:
+    if "folder" in arg:
+        return [arg["folder"]]
+    if "list" in arg:
+        return [leaf for a in arg["list"] for leaf in _folder_leaves(a)]
+    if "dict" in arg:
+        return [leaf for a in arg["dict"].values() for leaf in _folder_leaves(a)]
+    return []
+
+
 def _load(arg: Any, store: LocalStore, work: _Work, name: str) -> Any:
     if "const" in arg:
         return arg["const"]
+    if "folder" in arg:
+        if arg["folder"]["source"].get("glob"):
+            from axl.runtime._folders import folder_view
+
+            return folder_view(arg["folder"], work.inputs / name)
+        return arg["folder"]["path"]
+    if "remote" in arg:
+        from axl.runtime._folders import fetch_remote
+
+        try:
+            fetched = fetch_remote(arg["remote"], store, name, work.inputs / name)
+        except Exception as exc:  # noqa: BLE001 - a download that failed: axl could not run it
+            raise _RunnerProblem(str(exc)) from None
+        if isinstance(fetched, str):
+            return fetched  # a prefix: the folder holding its objects
+        arg = {"input": fetched}
     if "list" in arg:
         return [_load(a, store, work, f"{name}-{i}") for i, a in enumerate(arg["list"])]
     if "dict" in arg:
