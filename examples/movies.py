@@ -28,8 +28,12 @@ class MovieStats(Workflow):
         """Read the CSV (``movies`` is a read-only path to exactly the bytes that were keyed)."""
         with open(movies, newline="", encoding="utf-8") as f:
             rows = [
-                {"title": r["title"], "genre": r["genre"], "rating": float(r["rating"]),
-                 "votes": int(r["votes"])}
+                {
+                    "title": r["title"],
+                    "genre": r["genre"],
+                    "rating": float(r["rating"]),
+                    "votes": int(r["votes"]),
+                }
                 for r in csv.DictReader(f)
             ]
         return [r for r in rows if r["votes"] >= min_votes]

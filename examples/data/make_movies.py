@@ -11,10 +11,36 @@ import random
 from pathlib import Path
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "SciFi")
-WORDS = (
-    "Night Storm River Last Silent Golden Broken Hidden Lost Iron Paper Glass Summer Winter "
-    "Red Blue Echo Shadow Star Garden City Road Ocean Machine Heart Secret Wild Quiet"
-).split()
+WORDS = [
+    "Night",
+    "Storm",
+    "River",
+    "Last",
+    "Silent",
+    "Golden",
+    "Broken",
+    "Hidden",
+    "Lost",
+    "Iron",
+    "Paper",
+    "Glass",
+    "Summer",
+    "Winter",
+    "Red",
+    "Blue",
+    "Echo",
+    "Shadow",
+    "Star",
+    "Garden",
+    "City",
+    "Road",
+    "Ocean",
+    "Machine",
+    "Heart",
+    "Secret",
+    "Wild",
+    "Quiet",
+]
 
 
 def rows(count: int = 3000, seed: int = 16) -> list[list[str]]:
@@ -24,8 +50,15 @@ def rows(count: int = 3000, seed: int = 16) -> list[list[str]]:
         title = " ".join(rng.sample(WORDS, rng.randint(1, 3))) + f" {i + 1}"
         genre = GENRES[rng.randrange(len(GENRES))]
         rating = round(min(10.0, max(1.0, rng.gauss(6.4, 1.3))), 1)
-        out.append([title, str(rng.randint(1950, 2024)), genre, f"{rating:.1f}",
-                    str(int(rng.lognormvariate(6, 1.4)))])
+        out.append(
+            [
+                title,
+                str(rng.randint(1950, 2024)),
+                genre,
+                f"{rating:.1f}",
+                str(int(rng.lognormvariate(6, 1.4))),
+            ]
+        )
     return out
 
 
