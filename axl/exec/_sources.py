@@ -107,6 +107,10 @@ def resolve_sources(
                 resolved[src.ident] = Resolved(
                     src, got.digest, None, handler, ext, remote=got.remote, warning=got.warning
                 )
+                if got.warning is not None:
+                    import sys
+
+                    sys.stderr.write(f"warning: {got.warning}\n")
     finally:
         stats.save()
     return resolved
