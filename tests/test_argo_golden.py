@@ -29,6 +29,16 @@ CASES = {
     "tiny": ["-m", "examples/tiny.py:Tiny"],
     "fanout": ["-m", "examples/fanout.py:FanOut"],
     "churn": ["-m", "examples/churn_workflow.py:ChurnWorkflow", "-p", "examples/churn.yaml"],
+    # Workspace data: read from the image's workspace, or mapped from the artifact repository.
+    "movies": ["-m", "examples/movies.py:MovieStats", "--image", PINNED],
+    "movies_repo": [
+        "-m",
+        "examples/movies.py:MovieStats",
+        "--image",
+        PINNED,
+        "--artifact-repo",
+        "axl/movies",
+    ],
     "churn_template": [
         "-m",
         "examples/churn_workflow.py:ChurnWorkflow",

@@ -28,6 +28,7 @@ CASES = {
     "tiny": ["-m", "examples/tiny.py:Tiny"],
     "fanout": ["-m", "examples/fanout.py:FanOut"],
     "churn": ["-m", "examples/churn_workflow.py:ChurnWorkflow", "-p", "examples/churn.yaml"],
+    "movies": ["-m", "examples/movies.py:MovieStats"],
 }
 
 

@@ -24,6 +24,7 @@ GOLDEN = REPO / "tests" / "golden" / "ir"
 CASES = {
     "tiny": "examples/tiny.py:Tiny",
     "fanout": "examples/fanout.py:FanOut",
+    "movies": "examples/movies.py:MovieStats",
 }
 
 

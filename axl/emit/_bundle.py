@@ -30,6 +30,9 @@ class WorkflowBundle:
             runs: the machine that compiles is not the pod.
         sources: Workspace-relative source file -> digest of the bytes that were keyed.
         root: The workspace root (for messages only; never emitted).
+        data: External inputs on this machine (``Source.ident`` -> file or listing digest),
+            keyed when compiling: the emitted steps refuse other data. Remote objects are
+            keyed where the step runs.
     """
 
     ir: IRWorkflow
@@ -37,6 +40,7 @@ class WorkflowBundle:
     dependencies: str
     sources: Mapping[str, str]
     root: Path = field(default=Path(), compare=False)
+    data: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -105,4 +109,34 @@ def bundle_of(cls: type[Workflow], ir: IRWorkflow, root: Path) -> WorkflowBundle
         dependencies=environment_part(ir, root)["dependencies"],
         sources=dict(sorted(sources.items())),
         root=root,
+        data=data_digests(ir, root),
     )
+
+
+def data_digests(ir: IRWorkflow, root: Path) -> dict[str, str]:
+    """Digests of the workflow's local external inputs (``Source.ident`` -> digest), through
+    the workspace's stat cache.
+
+    Raises:
+        UsageError: An input is missing or unreadable (naming the step and the path).
+    """
+    from axl.exec._session import cache_dir_for
+    from axl.graph._loadcache import StatCache
+    from axl.graph._sources import file_digest_of, list_folder, local_path
+
+    found: dict[str, str] = {}
+    stats: StatCache | None = None
+    for node in ir.nodes:
+        for src in node.sources:
+            if src.remote or src.ident in found:
+                continue
+            if stats is None:
+                stats = StatCache(cache_dir_for(root) / "load" / "stat.json")
+            path = local_path(src, root)
+            if src.kind == "dir":
+                found[src.ident] = list_folder(src, path, stats, node.name).digest
+            else:
+                found[src.ident] = file_digest_of(src, path, stats, node.name)[0]
+    if stats is not None:
+        stats.save()
+    return dict(sorted(found.items()))

@@ -45,6 +45,7 @@ def emit_manifest(
     environment: Mapping[str, str] | None = None,
     sources: Mapping[str, str] | None = None,
     outputs: Mapping[tuple[str, str], OutputRecord] | None = None,
+    data: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The manifest of every step of ``ir``. Pure: same arguments, same manifest.
 
@@ -57,6 +58,8 @@ def emit_manifest(
             the runner refuses to run when the files it imports differ.
         outputs: Upstream outputs already built, by ``(step, output)``: their digests (and the
             keys of the steps reading them) are filled in. Unknown digests are left ``null``.
+        data: External inputs keyed already (``Source.ident`` -> digest): the runner refuses
+            other data. Those left out are keyed by the runner from what it finds.
     """
     known: dict[tuple[str, str], dict[str, Any]] = {}
     for node in ir.nodes:
@@ -66,6 +69,8 @@ def emit_manifest(
     for ref, rec in (outputs or {}).items():
         known[ref] = rec.to_json()
         digests[ref] = rec.digest
+    for ident, digest in (data or {}).items():
+        known[(SOURCE, ident)] = {"digest": digest}
     steps: dict[str, Any] = {}
     for node in ir.nodes:
         node_code = code(node) if code is not None else None

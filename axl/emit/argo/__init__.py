@@ -48,12 +48,34 @@ def compile_argo(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> 
         EmitError: The workflow cannot be emitted, or the result fails validation.
     """
     document = emit_workflow(bundle, options)
-    warnings = validate(document)
+    warnings = [*validate(document), *data_notes(bundle, options or ArgoOptions())]
     text = dump_yaml(document)
     steps = len(bundle.ir.nodes)
     size = max(1, round(len(text.encode()) / 1024))
     summary = f"{document['kind']} {workflow_name(bundle.ir)}: {steps} steps, {size} KiB"
     return Compiled(text, tuple(warnings), summary)
+
+
+def data_notes(bundle: WorkflowBundle, options: ArgoOptions) -> list[str]:
+    """What the user must do so that pods find the workspace data the steps were keyed with."""
+    from axl.emit.argo._pods import data_key
+
+    notes = []
+    declared = {src.ident: src for node in bundle.ir.nodes for src in node.sources}
+    for ident, digest in bundle.data.items():
+        kind, location = declared[ident].kind, declared[ident].location
+        if options.artifact_key_prefix is not None:
+            notes.append(
+                f"upload {kind} {location} to {data_key(options.artifact_key_prefix, digest)} in "
+                "the artifact repository before submitting (the pods refuse other bytes)"
+            )
+        else:
+            notes.append(
+                f"the pods read {kind} {location} from the image's workspace: bake it in with "
+                f"`axl build-image --include {location}`, or pass --artifact-repo (the pods "
+                "refuse other bytes)"
+            )
+    return notes
 
 
 def compile_target(bundle: WorkflowBundle, options: Mapping[str, Any]) -> Compiled:

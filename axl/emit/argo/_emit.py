@@ -153,7 +153,11 @@ def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) ->
     opts = options or ArgoOptions()
     ir = bundle.ir
     manifest = emit_manifest(
-        ir, code=bundle.code_of, environment=bundle.environment, sources=bundle.sources
+        ir,
+        code=bundle.code_of,
+        environment=bundle.environment,
+        sources=bundle.sources,
+        data=bundle.data,
     )
     document = {k: v for k, v in manifest.items() if k != "steps"}
     wiring = _wiring(ir, manifest["steps"])

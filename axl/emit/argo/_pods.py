@@ -111,6 +111,7 @@ def step_template(
         in_artifacts.append({"name": art, "path": f"{INPUTS}/{leaf['path']}"})
         source = wiring.outputs[(up, leaf["from"]["output"])]
         arg_artifacts.append({"name": art, "from": _task_artifact(wiring.task[up], source)})
+    in_artifacts.extend(_data_artifacts(entry["inputs"], inputs, key_prefix))
     for up, art in records.items():
         in_artifacts.append({"name": art, "path": f"{INPUTS}/{RECORDS}/{up}.json"})
         arg_artifacts.append(
@@ -263,6 +264,37 @@ def _leaves(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     from axl.runtime._manifest import iter_leaves
 
     return iter_leaves(inputs)
+
+
+def data_key(prefix: str, digest: str) -> str:
+    """Where a workspace file or folder is expected in the artifact repository: by digest."""
+    return f"{prefix}/data/{digest}"
+
+
+def _data_artifacts(
+    inputs: dict[str, Any], names: NameTable, key_prefix: str | None
+) -> list[dict[str, Any]]:
+    """Input artifacts for workspace data, from the artifact repository by digest (with
+    ``--artifact-repo``; without it the runner reads the data from the image's workspace).
+    Remote objects get none: the runner keys them by HEAD and downloads them itself, so they are
+    keyed alike on every backend."""
+    from axl.runtime._manifest import iter_leaves
+
+    found: list[dict[str, Any]] = []
+    if key_prefix is None:
+        return found
+    for leaf in iter_leaves(inputs, "source"):
+        if leaf["location"].startswith(("s3://", "http://", "https://")) or not leaf["digest"]:
+            continue
+        art = names.take(artifact_name("data-" + leaf["path"].replace("/", "-")))
+        found.append(
+            {
+                "name": art,
+                "path": f"{INPUTS}/{leaf['path']}",
+                "s3": {"key": data_key(key_prefix, leaf["digest"])},
+            }
+        )
+    return found
 
 
 def _stem(path: str, extension: str) -> str:
