@@ -154,8 +154,8 @@ def run_step(
         root = workspace_root(settings.workspace, source)
         # The key's Python is that of the process running the step's code.
         python = settings.python if settings.runner == "subprocess" else ""
-        doc, parts = _prepare(manifest, node, inputs, params, root, python)
         store = _open_store(root, settings, log)
+        doc, parts = _prepare(manifest, node, inputs, params, root, python, store)
     except AxlError as exc:
         raise _could_not_run(node, exc) from None
     try:
@@ -180,6 +180,7 @@ def _prepare(
     params: Mapping[str, Any] | None,
     root: Path,
     python: str,
+    store: LocalStore,
 ) -> tuple[dict[str, Any], KeyParts]:
     """The one-step manifest the runner gets (digests filled in, key set) and the key parts."""
     entry = copy.deepcopy(dict(manifest["steps"].get(node) or {}))
@@ -192,6 +193,7 @@ def _prepare(
             "params": bytes_digest(canonical_json(entry["params"]).encode())
         }
     else:
+        _key_data(entry, node, root, store)
         inputs_part = _fill_inputs(entry, inputs, node)
     parts = KeyParts(
         identity={"workflow": manifest["workflow"]["name"], "step": node},
@@ -209,6 +211,23 @@ def _prepare(
         "steps": {node: entry},
     }
     return doc, parts
+
+
+def _key_data(entry: dict[str, Any], node: str, root: Path, store: LocalStore) -> None:
+    """Key the step's external inputs as they are now, as `axl run local` does: a file is
+    snapshotted into the store (the step reads those bytes), a folder is listed."""
+    import io
+
+    from axl.runtime._logs import JsonLog
+    from axl.runtime._manifest import iter_leaves
+    from axl.runtime._source_inputs import resolve_source
+
+    for leaf in iter_leaves(entry["inputs"], "source"):
+        if leaf.get("digest") is None:
+            resolved = resolve_source(
+                leaf, node, folder=None, workspace=root, work=store, log=JsonLog(io.StringIO()), stage=True
+            )
+            leaf.update({k: v for k, v in resolved.items() if k in ("digest", "remote")})
 
 
 def _fill_inputs(entry: dict[str, Any], inputs: Mapping[str, Artifact], node: str) -> Any:
