@@ -225,7 +225,13 @@ def _key_data(entry: dict[str, Any], node: str, root: Path, store: LocalStore) -
     for leaf in iter_leaves(entry["inputs"], "source"):
         if leaf.get("digest") is None:
             resolved = resolve_source(
-                leaf, node, folder=None, workspace=root, work=store, log=JsonLog(io.StringIO()), stage=True
+                leaf,
+                node,
+                folder=None,
+                workspace=root,
+                work=store,
+                log=JsonLog(io.StringIO()),
+                stage=True,
             )
             leaf.update({k: v for k, v in resolved.items() if k in ("digest", "remote")})
 
