@@ -38,7 +38,7 @@ class MovieStats(Workflow):
             ]
         return [r for r in rows if r["votes"] >= min_votes]
 
-    @step(outputs=GENRES)
+    @step(outputs=GENRES, io_handler="json")
     def by_genre(self, rows: list[dict[str, Any]]) -> dict[str, list[float]]:
         return {g: [r["rating"] for r in rows if r["genre"] == g] for g in GENRES}
 

@@ -116,10 +116,13 @@ def _step_impl(ctx):
     args.add("--inputs", "%s/%s" % (ctx.bin_dir.path, ctx.label.package))
     args.add("--outputs", record.dirname)
     args.add_all(srcs, before_each = "--src")
+
+    # Data files (axl.File) are real inputs: Bazel reruns the step when one changes.
+    args.add_all(ctx.files.data, before_each = "--data")
     ctx.actions.run(
         executable = _PYTHON,
         arguments = [args],
-        inputs = inputs + srcs + [unused],
+        inputs = inputs + srcs + ctx.files.data + [unused],
         outputs = outputs.values() + [record],
         unused_inputs_list = unused,
         use_default_shell_env = True,
@@ -147,6 +150,10 @@ axl_step = rule(
             doc = "Upstream step -> the files of its folder this step reads, space-separated.",
         ),
         "outputs": attr.string_list(doc = "The files the step writes, under a folder named after it."),
+        "data": attr.label_list(
+            allow_files = True,
+            doc = "Workspace files the step reads (axl.File): inputs of its action.",
+        ),
     },
 )
 

@@ -55,18 +55,24 @@ class StepPlan:
         inputs: Upstream node -> the files of its folder this step reads, sorted. An upstream
             output whose handler is decided at run time (``auto``) brings the upstream's result
             record along: it says which handler wrote the file.
+        data: Workspace files it reads (``axl.File``), workspace-relative: inputs of its action,
+            so Bazel reruns it when one changes.
     """
 
     name: str
     outputs: tuple[str, ...]
     inputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    data: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "name": self.name,
             "outputs": list(self.outputs),
             "inputs": {step: list(files) for step, files in self.inputs},
         }
+        if self.data:
+            found["data"] = list(self.data)
+        return found
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class BazelWorkflow:
         params: Label of the params file, if the target has one.
         lockfile: Label of the file behind the key's environment part (``//:uv.lock``), if any.
         rules: The label of ``axl.bzl``.
+        data: Workspace-relative path -> label of each data file a step reads.
     """
 
     label: str
@@ -103,6 +110,7 @@ class BazelWorkflow:
     params: str | None = None
     lockfile: str | None = None
     rules: str = field(default=RULES)
+    data: Mapping[str, str] = field(default_factory=dict)
 
 
 def plan_of(manifest: Mapping[str, Any]) -> WorkflowPlan:
@@ -120,11 +128,13 @@ def plan_of(manifest: Mapping[str, Any]) -> WorkflowPlan:
             wanted.add(files[src["step"]][src["output"]])
             if leaf["handler"] == HANDLER_AUTO:
                 wanted.add(RECORD)
+        data = {leaf["location"] for leaf in iter_leaves(entry["inputs"], "source")}
         steps.append(
             StepPlan(
                 name=name,
                 outputs=tuple(o["path"] for o in entry["outputs"]),
                 inputs=tuple((step, tuple(sorted(reads[step]))) for step in sorted(reads)),
+                data=tuple(sorted(data)),
             )
         )
     return WorkflowPlan(tuple(steps))
@@ -190,6 +200,8 @@ def render_build(ir: IRWorkflow, workflow: BazelWorkflow) -> str:
         attrs: list[tuple[str, Any]] = [("name", step.name), ("manifests", f":{MANIFESTS}")]
         if step.inputs:
             attrs.append(("inputs", {f":{up}": " ".join(files) for up, files in step.inputs}))
+        if step.data:
+            attrs.append(("data", [workflow.data[path] for path in step.data]))
         attrs.append(("outputs", list(step.outputs)))
         blocks.append(_call("axl_step", attrs))
     blocks.append(_call("filegroup", [("name", ALL), ("srcs", [f":{s.name}" for s in plan.steps])]))

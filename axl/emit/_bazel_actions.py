@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     step.add_argument("--inputs", required=True)
     step.add_argument("--outputs", required=True)
     step.add_argument("--src", action="append", default=[])
+    step.add_argument("--data", action="append", default=[])
     return parser
 
 
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             inputs=Path(ns.inputs),
             outputs=Path(ns.outputs),
             srcs=ns.src,
+            data=ns.data,
         )
     except AxlError as exc:
         sys.stderr.write(f"error: {exc.render()}\n")
@@ -164,8 +166,17 @@ def write_manifests(
         write_atomic(out / f"{name}.json", manifest_json(doc).encode())
 
 
-def run_step(*, manifest: Path, step: str, inputs: Path, outputs: Path, srcs: Sequence[str]) -> int:
-    """Run the runner on one step; returns its exit code.
+def run_step(
+    *,
+    manifest: Path,
+    step: str,
+    inputs: Path,
+    outputs: Path,
+    srcs: Sequence[str],
+    data: Sequence[str] = (),
+) -> int:
+    """Run the runner on one step; returns its exit code. ``data`` (the workspace files the
+    step reads, inputs of its action) are staged beside the sources, where the runner keys them.
 
     On success the runner's output is dropped (Bazel would print it for every step) and the
     result record is written to ``outputs/axl-result.json`` without its timings. On failure
@@ -173,7 +184,8 @@ def run_step(*, manifest: Path, step: str, inputs: Path, outputs: Path, srcs: Se
     """
     from axl.emit._bazel import RECORD
 
-    with staged(srcs) as root, tempfile.TemporaryDirectory(prefix="axl-result-") as scratch:
+    staging = staged([*srcs, *data])
+    with staging as root, tempfile.TemporaryDirectory(prefix="axl-result-") as scratch:
         result = Path(scratch) / RECORD
         argv = [
             sys.executable,
@@ -206,8 +218,8 @@ def run_step(*, manifest: Path, step: str, inputs: Path, outputs: Path, srcs: Se
             sys.stderr.write(proc.stdout.decode("utf-8", "replace"))
             sys.stderr.write(f"axl: step {step} failed (runner exit code {proc.returncode})\n")
             return proc.returncode if proc.returncode > 0 else 2
-        data = json.loads(result.read_text(encoding="utf-8"))
-    stable = {k: v for k, v in data.items() if k not in VOLATILE}
+        record = json.loads(result.read_text(encoding="utf-8"))
+    stable = {k: v for k, v in record.items() if k not in VOLATILE}
     outputs.mkdir(parents=True, exist_ok=True)
     from axl.cache._local import write_atomic
 

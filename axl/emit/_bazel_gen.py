@@ -88,12 +88,14 @@ def generate(
     ir = build_ir(cls, load_params(params) if params else None, None)
     _check_importable(ir, graph.root)
     packages = _Packages(graph.root)
+    data = {path: packages.label(path) for path in _data_files(ir)}
     spec = BazelWorkflow(
         label=str(target.label),
         workflow=f"{ir.module}:{ir.qualname}",
         srcs=tuple(packages.label(rel) for rel in project_sources(graph.root)),
         params=packages.label(_rel(params, graph.root)) if params else None,
         lockfile=packages.label(lock) if (lock := _lockfile(ir, graph.root)) else None,
+        data=data,
     )
     text = render_build(ir, spec)
     path = graph.root / package_dir(target.label.package, target.label.name) / BUILD_NAME
@@ -103,6 +105,34 @@ def generate(
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text.encode())
     return Generated(path, text, len(plan_ir(ir).steps), changed, changed and write)
+
+
+def _data_files(ir: IRWorkflow) -> list[str]:
+    """The workspace files the steps read (``axl.File``), which become their actions' inputs.
+
+    Raises:
+        UsageError: A step reads data Bazel cannot track: a folder (its file list would be fixed
+            when this file is generated, so a file added later would go unseen), a remote object
+            (Bazel does not see it change), or a path outside the workspace.
+    """
+    found: set[str] = set()
+    for node in ir.nodes:
+        for src in node.sources:
+            why = None
+            if src.remote:
+                why = "is a remote object, which Bazel cannot see change"
+            elif src.kind == "dir":
+                why = "is a folder, whose files Bazel would only see as they are now"
+            elif src.location.startswith("/"):
+                why = "is outside the workspace, where Bazel cannot see it"
+            if why is not None:
+                raise UsageError(
+                    f"step {node.name!r} reads {src.kind} {src.location}, which {why}",
+                    hint="declare workspace files with File(...) one by one for Bazel, or build "
+                    "this workflow with `axl build` / `axl run local`, which track it",
+                )
+            found.add(src.location)
+    return sorted(found)
 
 
 def _check_importable(ir: IRWorkflow, root: Path) -> None:
