@@ -135,12 +135,15 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     resident memory.
     """
     path = Path(path)
-    with path.open("rb") as f:
+    with path.open("rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         if size < _BIG:
+            # Read into one buffer: a fresh bytes object per chunk costs more than the hashing.
             small = blake3.blake3()
-            while chunk := f.read(_CHUNK):
-                small.update(chunk)
+            buffer = bytearray(min(_CHUNK, max(size, 1)))
+            view = memoryview(buffer)
+            while n := f.readinto(buffer):
+                small.update(view[:n])
             return small.hexdigest()
         hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
         offset = 0

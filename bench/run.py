@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["bench_engine", "bench_io", "bench_null_build", "bench_remote", "bench_image"]
+MODULES = [
+    "bench_engine",
+    "bench_io",
+    "bench_null_build",
+    "bench_remote",
+    "bench_image",
+    "bench_sources",
+]
 
 
 def main() -> None:

@@ -174,7 +174,8 @@ def _hash_all(
         stats.remember(full, st, digest)
         return rel, bool(st.st_mode & 0o111), digest
 
-    workers = jobs or min(8, (os.cpu_count() or 1) * 2)
+    # One thread per core: reading from the page cache and hashing both release the GIL.
+    workers = jobs or os.cpu_count() or 1
     if len(todo) == 1 or workers == 1:
         return [one(item) for item in todo]
     with ThreadPoolExecutor(workers) as pool:
