@@ -14,6 +14,7 @@ from axl.hashing import (
     file_digest,
     hmac_digest,
     key_digest,
+    tree_listing,
 )
 
 
@@ -59,3 +60,14 @@ def test_file_digest_streams_and_matches_bytes(tmp_path: Path) -> None:
 def test_hmac_depends_on_the_secret() -> None:
     assert hmac_digest(b"k1", b"record") != hmac_digest(b"k2", b"record")
     assert hmac_digest(b"k1", b"record") == hmac_digest(b"k1", b"record")
+
+
+def test_folder_listing_digest_is_pinned_and_order_independent() -> None:
+    files = [("a.csv", False, "0" * 64), ("sub/b.csv", True, "1" * 64)]
+    data, digest = tree_listing(files)
+    assert digest == ("f15685cd7cd66f7494d7d51014e30e07926a699744bc6ef2ecf8cd149168f13d")
+    assert digest == bytes_digest(data)  # the listing is a blob: the CAS can hold it
+    assert tree_listing(list(reversed(files)))[1] == digest
+    # The executable bit and the relative name are part of it; nothing else is.
+    assert tree_listing([("a.csv", True, "0" * 64), files[1]])[1] != digest
+    assert tree_listing([("A.csv", False, "0" * 64), files[1]])[1] != digest

@@ -217,3 +217,38 @@ def test_http_missing_object(workspace: Path, server: DataServer) -> None:
     _, err = _build(workspace, code=2)
     assert err.startswith(f"error: step 'size': input file {url} does not exist (HTTP 404)")
     assert "\nhint: " in err
+
+
+def test_an_object_changed_after_keying_is_not_used(workspace: Path, server: DataServer) -> None:
+    """The race for remote data: keyed by HEAD, changed before the step downloads it."""
+    from runtime_helpers import emit, runner, save
+
+    url = _serve(server, "data/movies.csv", "t\nA\n")
+    write(workspace / "wf.py", WF.format(url=url))
+    manifest, _ = emit("wf.py:R", workspace)
+    leaf = manifest["steps"]["size"]["inputs"]["data"]["source"]
+    keyed = resolve_remote(Source("file", url), "size")
+    leaf.update(digest=keyed.digest, remote=keyed.remote)
+    manifest["steps"]["size"]["key"] = None  # the key is recomputed from the digest
+    time.sleep(1.1)
+    _serve(server, "data/movies.csv", "t\nchanged\n")
+    path = save(workspace / "m.json", manifest)
+    run = runner("--manifest", path, "--step", "size", "--outputs", workspace / "o", cwd=workspace)
+    assert run.code == 2, run.err
+    assert "changed after the build keyed it" in run.errors[-1]["message"]
+    assert not (workspace / "o" / "out.pkl").exists()
+
+
+def test_subprocess_runs_key_s3_objects_alike(
+    workspace: Path,
+    s3_bucket: str,
+    s3_env,  # noqa: ANN001
+) -> None:
+    s3_env.client().put_object(Bucket=s3_bucket, Key="m.csv", Body=b"abc")
+    write(workspace / "wf.py", WF.format(url=f"s3://{s3_bucket}/m.csv"))
+    keys = []
+    for mode in ("--subprocess", "--in-process"):
+        r = axl("run", "local", "-m", "wf.py:R", "--json", "--no-cache", mode, cwd=workspace)
+        assert r.code == 0, r.err
+        keys.append({k: v["key"] for k, v in json.loads(r.out)["steps"].items()})
+    assert keys[0] == keys[1]

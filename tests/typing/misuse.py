@@ -5,7 +5,7 @@ Each line that must fail carries the expected message fragment in a trailing ``#
 
 from __future__ import annotations
 
-from axl import OutputRef, Workflow, step
+from axl import File, OutputRef, Workflow, step
 
 
 class Misused(Workflow):
@@ -20,3 +20,12 @@ class Misused(Workflow):
     def graph(self) -> OutputRef[int]:
         n: int = self.count()  # E: Incompatible types in assignment
         return self.label(n)  # E: Incompatible return value type
+
+
+class BadData(Workflow):
+    @step
+    def read(self, path: str) -> int:
+        return len(path)
+
+    def graph(self) -> OutputRef[int]:
+        return self.read(File(3))  # E: Argument 1 to "File" has incompatible type "int"

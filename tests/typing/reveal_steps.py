@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axl import OutputRef, Workflow, step
+from axl import Dir, File, OutputRef, Workflow, step
 
 
 class Typed(Workflow):
@@ -53,4 +53,7 @@ class Typed(Workflow):
         reveal_type(both["test"])  # T: axl.dsl.OutputRef[Any]
         parts = [self.total(train) for _ in range(3)]
         reveal_type(self.mean(parts))  # T: axl.dsl.OutputRef[float]
+        reveal_type(File(p["n"]))  # T: axl.external.File
+        reveal_type(Dir("data/raw", glob="*.csv"))  # T: axl.external.Dir
+        reveal_type(self.total(File("data/xs.json")))  # T: axl.dsl.OutputRef[int]
         return self.mean(parts)
