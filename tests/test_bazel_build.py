@@ -130,7 +130,11 @@ def _spawns(log: Path) -> list[dict[str, Any]]:
         found.append(item)
 
 
-def _workspace(base: Path) -> Path:
+CHURN_FILES = ("BUILD", "churn_workflow.py", "churn.yaml")
+
+
+def _workspace(base: Path, files: tuple[str, ...] = CHURN_FILES) -> Path:
+    """A Bazel workspace whose ``@axl`` is this checkout, with ``files`` of examples/."""
     root = base / "ws"
     write(root / "pyproject.toml", '[project]\nname = "ws"\nversion = "0"\n')
     write(root / "uv.lock", "version = 1\n")
@@ -149,7 +153,7 @@ def _workspace(base: Path) -> Path:
         """,
     )
     (root / "examples").mkdir()
-    for name in ("BUILD", "churn_workflow.py", "churn.yaml"):
+    for name in files:
         shutil.copy(REPO / "examples" / name, root / "examples" / name)
     return root
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, axl, write
+from conftest import REPO, axl
 from test_bazel_build import _failure, _remove, _spawns
+from test_bazel_build import _workspace as bazel_workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,24 +44,8 @@ class Bazel:
 
 
 def _workspace(base: Path) -> Path:
-    root = base / "ws"
-    write(root / "pyproject.toml", '[project]\nname = "ws"\nversion = "0"\n')
-    write(root / "uv.lock", "version = 1\n")
-    write(root / "BUILD.bazel", 'exports_files(["uv.lock"])\n')
-    write(
-        root / "WORKSPACE",
-        f'new_local_repository(name = "axl", path = "{REPO}", build_file_content = "")\n',
-    )
-    write(
-        root / ".bazelrc",
-        f"""
-        build --spawn_strategy=processwrapper-sandbox
-        build --action_env=PATH={Path(sys.executable).parent}:/usr/bin:/bin
-        """,
-    )
+    root = bazel_workspace(base, ("BUILD", "movies.py"))
     shutil.copytree(REPO / "examples" / "data", root / "examples" / "data")
-    for name in ("BUILD", "movies.py"):
-        shutil.copy(REPO / "examples" / name, root / "examples" / name)
     return root
 
 

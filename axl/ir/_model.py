@@ -72,30 +72,27 @@ class Source:
 Arg = Union[Ref, Const, Seq, Map, Source]  # noqa: UP007 - a runtime alias; `|` on classes needs 3.10+ only in annotations
 
 
-def iter_sources(arg: Arg) -> Iterator[Source]:
-    """Every :class:`Source` inside ``arg``, in order."""
+def _leaves(arg: Arg) -> Iterator[Arg]:
+    """The leaves of ``arg`` (refs, sources, constants), in order."""
     stack: list[Arg] = [arg]
     while stack:
         item = stack.pop()
-        if isinstance(item, Source):
-            yield item
-        elif isinstance(item, Seq):
+        if isinstance(item, Seq):
             stack.extend(reversed(item.items))
         elif isinstance(item, Map):
             stack.extend(v for _, v in reversed(item.items))
+        else:
+            yield item
+
+
+def iter_sources(arg: Arg) -> Iterator[Source]:
+    """Every :class:`Source` inside ``arg``, in order."""
+    return (item for item in _leaves(arg) if isinstance(item, Source))
 
 
 def iter_refs(arg: Arg) -> Iterator[Ref]:
     """Every :class:`Ref` inside ``arg``, in order."""
-    stack: list[Arg] = [arg]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Ref):
-            yield item
-        elif isinstance(item, Seq):
-            stack.extend(reversed(item.items))
-        elif isinstance(item, Map):
-            stack.extend(v for _, v in reversed(item.items))
+    return (item for item in _leaves(arg) if isinstance(item, Ref))
 
 
 @dataclass(frozen=True)
