@@ -11,9 +11,10 @@ import posixpath
 from typing import Any
 
 from axl import io
+from axl.dsl import OutputRef
 from axl.errors import Loc, WorkflowError
 from axl.external import REMOTE_SCHEMES, External
-from axl.ir._model import Source
+from axl.ir._model import Arg, Source, iter_sources
 
 
 def source_of(value: External, path: Any, where: str, here: Loc) -> Source:
@@ -87,3 +88,55 @@ def handler_for(location: str) -> str | None:
         if io.extension_of(name) == ext:
             return name
     return None
+
+
+def path_of(
+    value: External,
+    params_values: dict[str, dict[str, Any]],
+    overrides: dict[str, Any],
+    where: str,
+    here: Loc,
+) -> Any:
+    """The path a ``File``/``Dir`` names; a params output is looked up in the params' values
+    (with the ``--params`` overrides), which are known while graph() is traced."""
+    path = value.path
+    if not isinstance(path, OutputRef):
+        return path
+    values = params_values.get(path.node)
+    if values is None or path._axl_output not in values:
+        raise WorkflowError(
+            f"{where} is {type(value).__name__}() of the output of step {path.node!r}, which is "
+            "not a params value",
+            hint=f"pass a literal path or one key of the params step, e.g. {type(value).__name__}"
+            '(p["data"])',
+            **here,
+        )
+    key = path._axl_output
+    return overrides.get(key, values[key])
+
+
+def check_source_modes(
+    args: list[tuple[str, Arg]], modes: dict[str, str], where: str, here: Loc
+) -> None:
+    """Object mode needs an IO handler that reads the file's extension; a folder is a path."""
+    for arg_name, holder in args:
+        if modes.get(arg_name) != "object":
+            continue
+        for arg in iter_sources(holder):
+            _check_object_source(arg, arg_name, where, here)
+
+
+def _check_object_source(arg: Source, arg_name: str, where: str, here: Loc) -> None:
+    if arg.kind == "dir":
+        raise WorkflowError(
+            f"{where}: argument {arg_name!r} is a folder, which can only be passed as a path",
+            hint=f'drop "object" for {arg_name!r} from input_mode',
+            **here,
+        )
+    if handler_for(arg.location) is None:
+        raise WorkflowError(
+            f"{where}: no IO handler reads {arg.location!r} (argument {arg_name!r}) as an object",
+            hint=f'pass it as a path (input_mode={{"{arg_name}": "path"}}, the default for '
+            "files) and read it in the step",
+            **here,
+        )

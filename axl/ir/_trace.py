@@ -17,8 +17,19 @@ from axl.errors import AxlError, CanonicalError, Loc, WorkflowError
 from axl.external import External
 from axl.hashing import canonical_json
 from axl.ir._autowire import autowire, defines_graph
-from axl.ir._model import Arg, Const, IRNode, IROutput, IRWorkflow, Map, Ref, Seq, Source
-from axl.ir._sources import handler_for, source_of
+from axl.ir._model import (
+    Arg,
+    Const,
+    IRNode,
+    IROutput,
+    IRWorkflow,
+    Map,
+    Ref,
+    Seq,
+    iter_refs,
+    iter_sources,
+)
+from axl.ir._sources import check_source_modes, path_of, source_of
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
 
@@ -295,9 +306,10 @@ def _node(
             continue
         args.append((arg_name, _to_arg(value, tracer, f"{where}, argument {arg_name!r}", here)))
     ref_args = [n for n, a in args if not isinstance(a, Const)]
-    external = {n for n, a in args if isinstance(a, Source)}
+    # Arguments made only of external inputs (a File, or a list of them) default to path mode.
+    external = {n for n, a in args if any(True for _ in iter_sources(a)) and not any(iter_refs(a))}
     input_modes = _input_modes(cls, opts.input_mode, ref_args, sig, where, step_def, external)
-    _check_source_modes(args, dict(input_modes), where, here)
+    check_source_modes(args, dict(input_modes), where, here)
     params_json = None
     if opts.params:
         values = dict(tracer.params_values[call.name])
@@ -370,7 +382,8 @@ def _public_signature(step_def: StepDef[Any]) -> str:
 
 def _to_arg(value: Any, tracer: Tracer, where: str, here: Loc) -> Arg:
     if isinstance(value, External):
-        return source_of(value, _source_path(value, tracer, where, here), where, here)
+        path = path_of(value, tracer.params_values, tracer.overrides, where, here)
+        return source_of(value, path, where, here)
     if isinstance(value, OutputRef):
         if value.node not in tracer.names:
             raise WorkflowError(f"{where} is the output of a step of another workflow", **here)
@@ -398,48 +411,6 @@ def _to_arg(value: Any, tracer: Tracer, where: str, here: Loc) -> Arg:
             "in a step",
             **here,
         ) from None
-
-
-def _source_path(value: External, tracer: Tracer, where: str, here: Loc) -> Any:
-    """The path a ``File``/``Dir`` names; a params output is looked up in the params' values
-    (with the ``--params`` overrides), which are known while graph() is traced."""
-    path = value.path
-    if not isinstance(path, OutputRef):
-        return path
-    values = tracer.params_values.get(path.node)
-    if values is None or path._axl_output not in values:
-        raise WorkflowError(
-            f"{where} is {type(value).__name__}() of the output of step {path.node!r}, which is "
-            "not a params value",
-            hint=f"pass a literal path or one key of the params step, e.g. {type(value).__name__}"
-            '(p["data"])',
-            **here,
-        )
-    key = path._axl_output
-    return tracer.overrides.get(key, values[key])
-
-
-def _check_source_modes(
-    args: list[tuple[str, Arg]], modes: dict[str, str], where: str, here: Loc
-) -> None:
-    """Object mode needs an IO handler that reads the file's extension; a folder is a path."""
-    for arg_name, arg in args:
-        if not isinstance(arg, Source) or modes.get(arg_name) != "object":
-            continue
-        if arg.kind == "dir":
-            raise WorkflowError(
-                f"{where}: argument {arg_name!r} is a folder, which can only be passed as a path",
-                hint=f'drop "object" for {arg_name!r} from input_mode',
-                **here,
-            )
-        if handler_for(arg.location) is None:
-            raise WorkflowError(
-                f"{where}: no IO handler reads {arg.location!r} (argument {arg_name!r}) as an "
-                "object",
-                hint=f'pass it as a path (input_mode={{"{arg_name}": "path"}}, the default for '
-                "files) and read it in the step",
-                **here,
-            )
 
 
 def _holds_ref(value: Any) -> bool:
