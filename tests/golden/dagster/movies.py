@@ -156,7 +156,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:2d1339ddb9dfaf659f6d95a9255bdf418cc5c2bdeebba1df91988a2e2777e1ea",
+            "dependencies": "uv.lock:9ad7d6acc1483c69d4e6640db31d6cbc4d86801494740adfb098cf347f86ac68",
         },
         "sources": {
             "examples/movies.py": "609fa089a906891e40b7fe1266722ac52800178026d7f4150d6f9dab2f6589c8",
