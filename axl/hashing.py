@@ -139,6 +139,8 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         size = os.fstat(f.fileno()).st_size
         if size < _BIG:
             # Read into one buffer: a fresh bytes object per chunk costs more than the hashing.
+            # (Not mapped: a file truncated while mapped kills the process with SIGBUS, and
+            # data inputs are files users edit.)
             small = blake3.blake3()
             buffer = bytearray(min(_CHUNK, max(size, 1)))
             view = memoryview(buffer)
