@@ -209,6 +209,8 @@ def test_http_object_with_neither_warns_and_reruns(workspace: Path, server: Data
         assert len(warnings) == 1, err
         assert "neither a strong ETag nor Last-Modified" in warnings[0]
         assert "reruns every build" in warnings[0]
+    said = _explain(workspace, "size")
+    assert f"ran because input file {url} has neither a strong ETag nor Last-Modified" in said
 
 
 def test_http_missing_object(workspace: Path, server: DataServer) -> None:

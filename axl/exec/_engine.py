@@ -191,7 +191,10 @@ class _Scheduler:
             self._finish(name, StepReport(name, SKIPPED, reason=reason))
             return
         try:
-            parts = key_parts(self.ir, node, self.code(node), self.environment, state.digests)
+            notes = {i: r.warning for i, r in state.sources.items() if r.warning is not None}
+            parts = key_parts(
+                self.ir, node, self.code(node), self.environment, state.digests, notes
+            )
         except Exception as exc:  # noqa: BLE001 - reported as "axl could not run it"
             self._finish(name, StepReport(name, ERROR, error=f"{type(exc).__name__}: {exc}"))
             state.stopped = state.stopped or not self.options.keep_going

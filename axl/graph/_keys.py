@@ -120,27 +120,33 @@ def key_parts(
     code: dict[str, str],
     environment: dict[str, str],
     digests: dict[tuple[str, str], str],
+    notes: dict[str, str] | None = None,
 ) -> KeyParts:
-    """All parts of ``node``'s key, given its code digests and its inputs' content digests."""
+    """All parts of ``node``'s key, given its code digests and its inputs' content digests
+    (``notes``: why an external input, by ``Source.ident``, cannot be versioned)."""
     return KeyParts(
         identity={"workflow": ir.name, "step": node.name},
         code=code,
         options=options_part(node),
         inputs=inputs_part(node, digests),
         environment=environment,
-        sources=sources_part(node, digests),
+        sources=sources_part(node, digests, notes or {}),
     )
 
 
-def sources_part(node: IRNode, digests: dict[tuple[str, str], str]) -> dict[str, Any]:
+def sources_part(
+    node: IRNode, digests: dict[tuple[str, str], str], notes: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Per argument holding external inputs: each one's kind, location and digest."""
     from axl.ir import iter_sources
 
     found: dict[str, list[dict[str, Any]]] = {}
     for name, arg in node.args:
         for src in iter_sources(arg):
-            entry = {"kind": src.kind, "location": src.location, "glob": src.glob}
+            entry: dict[str, Any] = {"kind": src.kind, "location": src.location, "glob": src.glob}
             entry["digest"] = digests[(SOURCE, src.ident)]
+            if notes and src.ident in notes:
+                entry["unversioned"] = True
             found.setdefault(name, []).append(entry)
     return found
 
@@ -223,6 +229,12 @@ def _source_changes(
             if prev is not None and prev.get("digest") == entry.get("digest"):
                 continue
             where = entry["location"]
+            if entry.get("unversioned"):
+                lines.append(
+                    f"input {entry['kind']} {where} has neither a strong ETag nor Last-Modified "
+                    "and Content-Length, so it reruns every build"
+                )
+                continue
             if entry["kind"] == "dir" and folder is not None:
                 where = where.rstrip("/") + "/"
                 said = folder(prev.get("digest") if prev else None, entry["digest"], where)
