@@ -24,6 +24,8 @@ CASES = {
     "tiny": ["-m", "examples/tiny.py:Tiny"],
     "fanout": ["-m", "examples/fanout.py:FanOut"],
     "churn": ["-m", "examples/churn_workflow.py:ChurnWorkflow", "-p", "examples/churn.yaml"],
+    # Workspace data, keyed at compile time: the pods read it from the image and refuse others.
+    "movies": ["-m", "examples/movies.py:MovieStats"],
     "churn_remote": [
         "-m",
         "examples/churn_workflow.py:ChurnWorkflow",

@@ -140,3 +140,14 @@ def data_digests(ir: IRWorkflow, root: Path) -> dict[str, str]:
     if stats is not None:
         stats.save()
     return dict(sorted(found.items()))
+
+
+def image_data_notes(bundle: WorkflowBundle) -> list[str]:
+    """What a backend whose pods read workspace data from the image must tell the user."""
+    declared = {src.ident: src for node in bundle.ir.nodes for src in node.sources}
+    return [
+        f"the pods read {declared[ident].kind} {declared[ident].location} from the image's "
+        f"workspace: bake it in with `axl build-image --include {declared[ident].location}` "
+        "(the pods refuse other bytes than those keyed now)"
+        for ident in bundle.data
+    ]

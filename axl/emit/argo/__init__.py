@@ -58,24 +58,19 @@ def compile_argo(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> 
 
 def data_notes(bundle: WorkflowBundle, options: ArgoOptions) -> list[str]:
     """What the user must do so that pods find the workspace data the steps were keyed with."""
+    from axl.emit._bundle import image_data_notes
     from axl.emit.argo._pods import data_key
 
-    notes = []
+    prefix = options.artifact_key_prefix
+    if prefix is None:
+        return [f"{note}, or pass --artifact-repo" for note in image_data_notes(bundle)]
     declared = {src.ident: src for node in bundle.ir.nodes for src in node.sources}
-    for ident, digest in bundle.data.items():
-        kind, location = declared[ident].kind, declared[ident].location
-        if options.artifact_key_prefix is not None:
-            notes.append(
-                f"upload {kind} {location} to {data_key(options.artifact_key_prefix, digest)} in "
-                "the artifact repository before submitting (the pods refuse other bytes)"
-            )
-        else:
-            notes.append(
-                f"the pods read {kind} {location} from the image's workspace: bake it in with "
-                f"`axl build-image --include {location}`, or pass --artifact-repo (the pods "
-                "refuse other bytes)"
-            )
-    return notes
+    return [
+        f"upload {declared[ident].kind} {declared[ident].location} to "
+        f"{data_key(prefix, digest)} in the artifact repository before submitting (the pods "
+        "refuse other bytes)"
+        for ident, digest in bundle.data.items()
+    ]
 
 
 def compile_target(bundle: WorkflowBundle, options: Mapping[str, Any]) -> Compiled:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from axl.emit import Compiled, WorkflowBundle
+from axl.emit._bundle import image_data_notes
 from axl.emit.argo._yaml import dump_yaml
 from axl.emit.kfp._check import Findings, Problem, check, sdk_problems, validate
 from axl.emit.kfp._emit import KfpOptions, emit_pipeline, pipeline_name
@@ -67,6 +68,7 @@ def compile_kfp(
     text = dump_spec(spec, platform)
     use_sdk = sdk_available() if sdk is None else sdk
     warnings = validate(spec, platform, text if use_sdk else None)
+    warnings.extend(image_data_notes(bundle))
     steps = len(bundle.ir.nodes)
     size = max(1, round(len(text.encode()) / 1024))
     summary = f"KFP pipeline {pipeline_name(bundle.ir)}: {steps} steps, {size} KiB"

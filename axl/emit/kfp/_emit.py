@@ -96,7 +96,11 @@ def emit_pipeline(
     opts = options or KfpOptions()
     ir = bundle.ir
     manifest = emit_manifest(
-        ir, code=bundle.code_of, environment=bundle.environment, sources=bundle.sources
+        ir,
+        code=bundle.code_of,
+        environment=bundle.environment,
+        sources=bundle.sources,
+        data=bundle.data,
     )
     document = {k: v for k, v in manifest.items() if k != "steps"}
     name = pipeline_name(ir)

@@ -156,7 +156,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:9ad7d6acc1483c69d4e6640db31d6cbc4d86801494740adfb098cf347f86ac68",
+            "dependencies": "uv.lock:50c2b3dd6f205d241f0a15c7a4fded4711c43c9241015594621a5097fee0337b",
         },
         "sources": {
             "examples/movies.py": "609fa089a906891e40b7fe1266722ac52800178026d7f4150d6f9dab2f6589c8",
