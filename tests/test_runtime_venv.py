@@ -83,8 +83,8 @@ def test_setup_env_syncs_the_lockfile_and_runs_inside_it(probe: Path) -> None:
     uv = _uv()
     (probe / "pyproject.toml").write_text(
         '[project]\nname = "probe"\nversion = "0"\nrequires-python = ">=3.10"\n'
-        'dependencies = ["axl"]\n\n[tool.uv.sources]\n'
-        f'axl = {{ path = "{REPO}", editable = true }}\n'
+        'dependencies = ["axl-build"]\n\n[tool.uv.sources]\n'
+        f'axl-build = {{ path = "{REPO}", editable = true }}\n'
     )
     (probe / "uv.lock").unlink()  # the fixture's stub
     env = {"UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never"}
