@@ -10,10 +10,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps test check lint lint-workflows typecheck demo golden bench build clean images
+.PHONY: help setup system-deps test check lint lint-workflows typecheck demo bazel-demo golden bench build clean images
 
 help:
 	@echo "make demo       install what is missing, then build //examples:churn"
+	@echo "make bazel-demo the same with Bazel: bazel build //examples:churn (needs bazel)"
 	@echo "make test       install what is missing (incl. system services), then run the whole suite"
 	@echo "make check      fast inner loop: lint, typecheck, tests without the heavy integration ones"
 	@echo "make lint | lint-workflows | typecheck | golden | bench | build | clean"
@@ -55,6 +56,11 @@ check: setup lint typecheck
 demo: setup
 	$(VENV)/bin/axl build //examples:churn
 
+# This checkout is a Bazel workspace (WORKSPACE, BUILD.bazel, .bazelrc): every step of the churn
+# example is a Bazel action run by .venv's Python, and writes the bytes `make demo` writes.
+bazel-demo: setup
+	bazel build //examples:churn
+
 golden: setup
 	AXL_REGENERATE_GOLDEN=1 $(PY) -m pytest -q -k golden
 
@@ -79,4 +85,5 @@ images: setup
 		$${AXL_RUNNER_BASE:+--build-arg BASE=$$AXL_RUNNER_BASE} -t axl-runner:latest build/runner
 
 clean:
+	-bazel clean --expunge 2>/dev/null
 	rm -rf $(VENV) .axl dist .mypy_cache .ruff_cache .pytest_cache .services

@@ -29,7 +29,7 @@ AxlStepInfo = provider(
 
 # The runner's result record, beside each step's outputs.
 _RECORD = "axl-result.json"
-_PYTHON = "python3"
+
 
 def _regenerate_command(ctx):
     # The generated package is <pkg>/<name>.bazel, generated for the workflow //<pkg>:<name>.
@@ -60,7 +60,7 @@ def _manifests_impl(ctx):
     args.add_all(ctx.attr.steps, before_each = "--step")
     args.add_all(ctx.files.srcs, before_each = "--src")
     ctx.actions.run(
-        executable = _PYTHON,
+        executable = ctx.executable._python,
         arguments = [args],
         inputs = inputs,
         outputs = manifests.values(),
@@ -84,6 +84,13 @@ axl_manifests = rule(
         "lockfile": attr.label(allow_single_file = True, doc = "uv.lock (or requirements)."),
         "steps": attr.string_list(mandatory = True, doc = "The workflow's node names."),
         "shape": attr.string(mandatory = True, doc = "Digest of the generated step targets."),
+        "_python": attr.label(
+            default = "@axl_python//:python3",
+            executable = True,
+            allow_single_file = True,
+            cfg = "exec",
+            doc = "The interpreter (rules/python.bzl).",
+        ),
     },
 )
 
@@ -120,7 +127,7 @@ def _step_impl(ctx):
     # Data files (axl.File) are real inputs: Bazel reruns the step when one changes.
     args.add_all(ctx.files.data, before_each = "--data")
     ctx.actions.run(
-        executable = _PYTHON,
+        executable = ctx.executable._python,
         arguments = [args],
         inputs = inputs + srcs + ctx.files.data + [unused],
         outputs = outputs.values() + [record],
@@ -153,6 +160,13 @@ axl_step = rule(
         "data": attr.label_list(
             allow_files = True,
             doc = "Workspace files the step reads (axl.File): inputs of its action.",
+        ),
+        "_python": attr.label(
+            default = "@axl_python//:python3",
+            executable = True,
+            allow_single_file = True,
+            cfg = "exec",
+            doc = "The interpreter (rules/python.bzl).",
         ),
     },
 )
