@@ -85,5 +85,4 @@ images: setup
 		$${AXL_RUNNER_BASE:+--build-arg BASE=$$AXL_RUNNER_BASE} -t axl-runner:latest build/runner
 
 clean:
-	-bazel clean --expunge 2>/dev/null
 	rm -rf $(VENV) .axl dist .mypy_cache .ruff_cache .pytest_cache .services
