@@ -3,16 +3,21 @@ never shows it never imports rich."""
 
 from __future__ import annotations
 
+import fcntl
 import io
+import json
 import os
 import pty
 import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
+import pytest
 from conftest import write
 from rich.console import Console
 
@@ -94,15 +99,24 @@ def _project(root: Path) -> Path:
     write(root / "pyproject.toml", '[project]\nname = "ws"\nversion = "0"\n')
     write(root / "uv.lock", "version = 1\n")
     write(root / "wf.py", WF)
+    write(root / "BUILD", 'axl_workflow(name = "slow", workflow = "wf.py:Slow")\n')
     return root
 
 
-def test_run_local_off_a_terminal_is_quiet_and_never_imports_rich(tmp_path: Path) -> None:
+#: The two front doors that build a workflow here; both show the same view.
+BUILDS = {
+    "run local": ["run", "local", "-m", "wf.py:Slow", "--cache-dir", "cache"],
+    "build": ["build", "//:slow", "--cache-dir", "cache"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(BUILDS))
+def test_off_a_terminal_is_quiet_and_never_imports_rich(tmp_path: Path, command: str) -> None:
     root = _project(tmp_path)
     code = (
         "import sys\n"
         "from axl.cli import main\n"
-        "rc = main(['run', 'local', '-m', 'wf.py:Slow', '--cache-dir', 'cache'])\n"
+        f"rc = main({BUILDS[command]!r})\n"
         "print('rich imported:', any(m.split('.')[0] == 'rich' for m in sys.modules))\n"
         "sys.exit(rc)\n"
     )
@@ -112,17 +126,23 @@ def test_run_local_off_a_terminal_is_quiet_and_never_imports_rich(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert "rich imported: False" in proc.stdout
+    # One line per step, then the summary: nothing drawn, nothing repeated.
+    assert re.search(r"^  ran +wait ", proc.stdout, re.MULTILINE), proc.stdout
+    assert "building" not in proc.stdout
 
 
-def test_run_local_on_a_terminal_shows_the_live_view(tmp_path: Path) -> None:
-    root = _project(tmp_path)
+def _under_a_terminal(args: list[str], root: Path) -> tuple[int, str, bytes]:
+    """Run ``axl ARGS`` with stderr on a pseudo-terminal: its code, what the terminal got, and
+    stdout."""
     master, slave = pty.openpty()
+    # A real size: a fresh pty is 0x0, and the view lays itself out to the width.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "axl", "run", "local", "-m", "wf.py:Slow", "--cache-dir", "c"],
+        [sys.executable, "-m", "axl", *args],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=slave,
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+        env={**os.environ, "TERM": "xterm-256color"},
     )
     os.close(slave)
     seen = b""
@@ -141,9 +161,30 @@ def test_run_local_on_a_terminal_shows_the_live_view(tmp_path: Path) -> None:
             break
     out, _ = proc.communicate(timeout=60)
     os.close(master)
-    assert proc.returncode == 0, seen.decode(errors="replace")
-    text = seen.decode(errors="replace")
+    # Without the terminal's colour and cursor codes, the words the view drew.
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    return proc.returncode, text, out
+
+
+@pytest.mark.parametrize("command", sorted(BUILDS))
+def test_on_a_terminal_shows_the_live_view(tmp_path: Path, command: str) -> None:
+    root = _project(tmp_path)
+    code, text, out = _under_a_terminal(BUILDS[command], root)
+    assert code == 0, text
     assert "building" in text
-    assert "running" in text
-    assert "wait" in text
+    assert re.search(r"running\s+wait\s", text), text
+    assert "1/2 steps" in text  # params settled (ran) while wait runs
     assert b"Slow: ok" in out  # the report still goes to stdout, untouched
+    # A second build is all cached: nothing runs, so nothing is drawn.
+    code, text, out = _under_a_terminal(BUILDS[command], root)
+    assert code == 0, text
+    assert "building" not in text
+    assert b"(2 cached)" in out
+
+
+def test_build_with_json_draws_nothing_on_a_terminal(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    code, text, out = _under_a_terminal([*BUILDS["build"], "--json"], root)
+    assert code == 0, text
+    assert "building" not in text
+    assert json.loads(out)["steps"]["wait"]["status"] == "ran"

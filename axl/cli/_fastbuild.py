@@ -20,6 +20,7 @@ from axl.cli._fastparse import FastParser, add_build_options
 
 if TYPE_CHECKING:
     from axl.exec._targets import TargetResult
+    from axl.viz._progress import BuildProgress
 
 
 def _parser() -> FastParser:
@@ -62,6 +63,7 @@ def run_build(
     from axl.exec import BuildOptions
     from axl.exec._targets import build_targets
 
+    progress = _live_view(json_out)
     options = BuildOptions(
         jobs=jobs,
         in_process=in_process,
@@ -69,17 +71,28 @@ def run_build(
         rerun=frozenset(rerun or ()),
         keep_going=keep_going,
     )
-    results = build_targets(
-        labels,
-        workspace=workspace,
-        cache_dir=cache_dir,
-        options=options,
-        params=params,
-        on_target=None if json_out else _print_result,
-        remote_cache=remote_cache,
-        remote_upload=remote_upload,
-        config=config,
-    )
+
+    def on_target(result: TargetResult) -> None:
+        if progress is not None:
+            progress.reset()  # the report goes to the same terminal: the view steps aside
+        _print_result(result)
+
+    try:
+        results = build_targets(
+            labels,
+            workspace=workspace,
+            cache_dir=cache_dir,
+            options=options,
+            params=params,
+            on_target=None if json_out else on_target,
+            remote_cache=remote_cache,
+            remote_upload=remote_upload,
+            on_event=None if progress is None else progress.on_event,
+            config=config,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     if json_out:
         data: dict[str, Any]
         if len(labels) == 1 and _names_one(labels[0]):
@@ -88,6 +101,17 @@ def run_build(
             data = {str(r.label): r.to_json() for r in results}
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _live_view(json_out: bool) -> BuildProgress | None:
+    """The live view of ``axl run local``, only for a person watching: never for --json, a pipe
+    or a CI log (they get the report's one line per step). Imported only then: a null build
+    that is not on a terminal pays nothing for it."""
+    if json_out or not sys.stderr.isatty():
+        return None
+    from axl.viz._progress import BuildProgress
+
+    return BuildProgress()
 
 
 def _names_one(text: str) -> bool:

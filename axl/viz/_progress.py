@@ -126,6 +126,14 @@ class BuildProgress:
             self._live.stop()
             self._live = None
 
+    def reset(self) -> None:
+        """Stop drawing and forget every step: the next workflow of a build starts afresh."""
+        self.close()
+        with self._lock:
+            self.states.clear()
+            self.since.clear()
+            self.started = None
+
 
 def _secs(value: float) -> Any:
     from rich.text import Text
