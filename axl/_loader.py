@@ -40,13 +40,42 @@ def find_workspace(start: Path | None = None, explicit: str | Path | None = None
             raise UsageError(f"--workspace {explicit} is not a folder")
         return root
     here = (start or Path.cwd()).resolve()
+    found = _nearest_project(here)
+    if found is None:
+        raise UsageError(
+            f"no pyproject.toml in {here} or any folder above it, so there is no workspace root",
+            hint="run axl inside a project (`axl init` starts one), or pass --workspace DIR",
+        )
+    return found
+
+
+def _nearest_project(here: Path) -> Path | None:
     for folder in (here, *here.parents):
         if (folder / "pyproject.toml").is_file():
             return folder
-    raise UsageError(
-        f"no pyproject.toml in {here} or any folder above it, so there is no workspace root",
-        hint="run axl inside a project, or pass --workspace DIR",
-    )
+    return None
+
+
+def reading_root(spec: str, explicit: str | Path | None = None) -> tuple[Path, bool]:
+    """The root for a command that only reads a workflow (validate, hash, graph, compile).
+
+    Checking a file should not need a project: outside one, the root is the workflow file's
+    folder (the current folder for ``module:Class``). Commands that build keep needing a
+    workspace (:func:`find_workspace`), since their cache and outputs live in it.
+
+    Returns:
+        The root, and whether it is that fallback (no pyproject.toml was found).
+    """
+    if explicit is not None:
+        return find_workspace(explicit=explicit), False
+    here = Path.cwd().resolve()
+    found = _nearest_project(here)
+    if found is not None:
+        return found, False
+    target, _ = split_spec(spec)
+    if target.endswith(".py") or "/" in target:
+        return (here / target).resolve().parent, True
+    return here, True
 
 
 class _SourceLoader(importlib.machinery.SourceFileLoader):

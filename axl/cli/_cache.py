@@ -88,7 +88,9 @@ def explain(
 
 @app.command("hash")
 def hash_(module: WorkflowOpt, params: ParamsOpt = None, workspace: WorkspaceOpt = None) -> None:
-    """Print the workflow's hash (its IR digest)."""
+    """Print the workflow's hash (its IR digest). Needs no project (see `axl validate`)."""
+    from axl._loader import reading_root
     from axl.workflows import load_ir
 
-    sys.stdout.write(load_ir(module, params_file=params, workspace=workspace).compute_hash() + "\n")
+    root, _ = reading_root(module, workspace)
+    sys.stdout.write(load_ir(module, params_file=params, workspace=root).compute_hash() + "\n")

@@ -88,11 +88,14 @@ def compile_command(
     --target dagster writes a Python module defining a Dagster job: run it with
     `dagster dev -f FILE` or `dagster job execute -f FILE`.
     """
+    from axl._loader import reading_root
+
+    root, _ = reading_root(module, workspace)
     compiled = compile_workflow(
         target,
         module,
         params_file=params,
-        workspace=workspace,
+        workspace=root,
         config=config,
         options={
             "kind": kind,

@@ -32,13 +32,14 @@ ModuleOpt = Annotated[
 
 def workflow_ir(
     label: str | None, module: str | None, params: str | None, workspace: str | None
-) -> tuple[IRWorkflow, Path]:
-    """The IR of the workflow a command names, by label or by ``-m``, and the workspace root.
+) -> tuple[IRWorkflow, Path | None]:
+    """The IR of the workflow a command names, by label or by ``-m``, and the workspace root
+    (``None`` for ``-m`` outside a project: then there is no cache to read either).
 
     Raises:
         UsageError: Neither or both are given, or the label is not a workflow target.
     """
-    from axl._loader import find_workspace
+    from axl._loader import find_workspace, reading_root
     from axl.workflows import load_ir
 
     if label is not None and module is not None:
@@ -48,13 +49,15 @@ def workflow_ir(
             "which workflow? name it by label or with -m",
             hint="e.g. //examples:churn, or -m examples/tiny.py:Tiny",
         )
-    root = find_workspace(explicit=workspace)
     if module is not None:
-        return load_ir(module, params_file=params, workspace=root), root
+        found, fallback = reading_root(module, workspace)
+        ir = load_ir(module, params_file=params, workspace=found)
+        return ir, None if fallback else found
     assert label is not None
     from axl.exec._targets import target_params, workflow_spec, workflow_target
     from axl.graph._targets import TargetGraph
 
+    root = find_workspace(explicit=workspace)
     target = workflow_target(TargetGraph(root), label)
     spec = workflow_spec(target, root)
     chosen = params or target_params(target)
@@ -117,7 +120,9 @@ def graph(
     if chosen in RENDERED:
         graphviz_exe(chosen)  # before loading anything: a missing program is the first error
     ir, root = workflow_ir(label, module, params, workspace)
-    view = from_ir(ir, last_run(open_store(root, cache_dir), ir.name))
+    # Outside a project there are no builds to colour by (and no .axl/ to create).
+    run = None if root is None else last_run(open_store(root, cache_dir), ir.name)
+    view = from_ir(ir, run)
     if chosen == "mermaid":
         data = to_mermaid(view).encode()
     elif chosen == "dot":

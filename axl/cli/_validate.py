@@ -16,12 +16,20 @@ def validate(
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check a workflow and print its steps, edges and outputs (or, with --json, its IR)."""
-    ir = load_ir(module, params_file=params, workspace=workspace)
+    """Check a workflow and print its steps, edges and outputs (or, with --json, its IR).
+
+    Outside a project (no pyproject.toml above), the workflow file's folder is the root.
+    """
+    from axl._loader import reading_root
+
+    root, fallback = reading_root(module, workspace)
+    ir = load_ir(module, params_file=params, workspace=root)
     if json_out:
         typer.echo(ir_mod.dumps(ir), nl=False)
         return
     typer.echo(render_summary(ir))
+    if fallback:
+        typer.echo(f"(no pyproject.toml found: checked with {root} as the root)")
 
 
 def render_summary(ir: ir_mod.IRWorkflow) -> str:
