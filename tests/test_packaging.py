@@ -75,6 +75,9 @@ def test_wheel_contents_and_metadata(dist: Path) -> None:
     assert {"axl/__init__.py", "axl/py.typed", "axl/cli/__init__.py", "axl/ir/__init__.py"} <= names
     assert "axl/runconfig.schema.json" in names  # --config checks files against it
     assert not [n for n in names if n.startswith(("tests/", "examples/", ".venv/"))]
+    # `axl bazel init` points @axl at the rules installed with axl.
+    rules = {f"axl/_bazel/rules/{name}" for name in ("axl.bzl", "python.bzl", "BUILD.bazel")}
+    assert rules <= names
     assert meta["Name"] == "axl-build"  # the distribution; the import name stays axl
     assert meta["Version"] == axl.__version__
     assert meta["Requires-Python"] == ">=3.10"

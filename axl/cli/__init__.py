@@ -27,6 +27,7 @@ _COMMANDS = {
     "explain": "_cache",
     "graph": "_graph",
     "hash": "_cache",
+    "init": "_init",
     "logs": "_runs",
     "outputs": "_outputs",
     "query": "_query",
