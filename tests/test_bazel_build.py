@@ -12,12 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
-import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bazel_helpers import remove_tree, require_bazel
 from conftest import REPO, axl, write
 from nginx_fixtures import Nginx, NginxMissing
 
@@ -138,34 +136,18 @@ def _workspace(base: Path, files: tuple[str, ...] = CHURN_FILES) -> Path:
     root = base / "ws"
     write(root / "pyproject.toml", '[project]\nname = "ws"\nversion = "0"\n')
     write(root / "uv.lock", "version = 1\n")
-    write(root / "BUILD.bazel", 'exports_files(["uv.lock"])\n')
-    write(
-        root / "WORKSPACE",
-        f'new_local_repository(name = "axl", path = "{REPO}", build_file_content = "")\n',
-    )
-    venv_bin = Path(sys.executable).parent
-    write(
-        root / ".bazelrc",
-        f"""
-        build --spawn_strategy=processwrapper-sandbox
-        build --action_env=PATH={venv_bin}:/usr/bin:/bin
-        build --nosandbox_debug
-        """,
-    )
     (root / "examples").mkdir()
     for name in files:
         shutil.copy(REPO / "examples" / name, root / "examples" / name)
+    # WORKSPACE (@axl: this checkout; @axl_python: its venv), BUILD.bazel, .bazelrc.
+    done = axl("bazel", "init", cwd=root)
+    assert done.code == 0, done.err
     return root
 
 
 @pytest.fixture(scope="module")
 def bazel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bazel]:
-    if shutil.which("bazel") is None:
-        pytest.fail(
-            "bazel is not installed, and the Bazel integration tests need a real one: run "
-            "`make system-deps` (or `apt-get install bazel-bootstrap`)",
-            pytrace=False,
-        )
+    require_bazel()
     base = tmp_path_factory.mktemp("bazel")
     root = _workspace(base)
     done = axl("bazel", "//examples:churn", cwd=root)
@@ -183,18 +165,7 @@ def bazel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bazel]:
     finally:
         client.run("shutdown")
         server.stop()
-        _remove(user_root)
-
-
-def _remove(folder: Path) -> None:
-    # Bazel leaves its output tree read-only.
-    def unlock(func: Any, path: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            os.chmod(path, stat.S_IRWXU)
-            func(path)
-
-    shutil.rmtree(folder, onerror=unlock)
+        remove_tree(user_root)
 
 
 @contextlib.contextmanager
