@@ -109,7 +109,7 @@ def test_runs_text_and_filters(shop: Shop) -> None:
     r = shop.axl("runs")
     assert r.code == 0, r.err
     lines = r.out.splitlines()
-    assert lines[0].split() == ["RUN", "WORKFLOW", "STARTED", "TIME", "RESULT", "STEPS"]
+    assert lines[0].split() == ["RUN", "WORKFLOW", "STARTED", "TIME", "RESULT", "BACKEND", "STEPS"]
     assert len(lines) == 4
     assert "FAILED" in lines[1]
     assert "5 cached" in lines[2]

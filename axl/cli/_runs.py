@@ -87,10 +87,11 @@ def runs(
     if not shown:
         sys.stderr.write(f"no runs recorded{f' for {name}' if name else ''}\n")
         return
-    rows = [["RUN", "WORKFLOW", "STARTED", "TIME", "RESULT", "STEPS"]]
+    rows = [["RUN", "WORKFLOW", "STARTED", "TIME", "RESULT", "BACKEND", "STEPS"]]
     for r in shown:
         result = "ok" if r.ok else "FAILED"
-        rows.append([r.id, r.workflow, _when(r.started), f"{r.seconds:.2f}s", result, _counts(r)])
+        when, took = _when(r.started), f"{r.seconds:.2f}s"
+        rows.append([r.id, r.workflow, when, took, result, r.backend, _counts(r)])
     sys.stdout.write(_table(rows))
     if recorded > len(shown):
         sys.stderr.write(f"({recorded - len(shown)} older runs not shown; use --limit 0)\n")
@@ -115,6 +116,10 @@ def render_run(run: Run) -> str:
         f"result    {'ok' if run.ok else 'FAILED'} in {run.seconds:.2f}s ({_counts(run)})",
         f"started   {_when(run.started)} on {run.host or '?'}{who}",
     ]
+    if run.data.get("backend_run"):
+        lines.append(f"backend   {run.backend} (its run {run.data['backend_run']})")
+    else:
+        lines.append(f"backend   {run.backend}")
     if run.data.get("output_dir"):
         lines.append(f"outputs   {run.data['output_dir']}")
     kinds = {str(n.get("name")): str(n.get("kind", "step")) for n in run.graph()[0]}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,16 @@ if TYPE_CHECKING:
 
 #: Names ``axl show``/``axl report`` accept for the newest run.
 LATEST = ("last", "latest")
+#: The backend of a record that names none: the local engine (records before backends were kept).
+LOCAL = "local"
+
+
+def new_run_id(started: float, suffix: str | None = None) -> str:
+    """A run id: the UTC start to the microsecond (so ids sort in start order), then ``suffix``
+    (default: random)."""
+    micros = int(started % 1 * 1_000_000)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)) + f".{micros:06d}"
+    return f"{stamp}-{suffix or os.urandom(3).hex()}"
 
 
 def graph_record(ir: IRWorkflow) -> dict[str, Any]:
@@ -112,6 +124,11 @@ class Run:
     def seconds(self) -> float:
         return max(0.0, self.finished - self.started)
 
+    @property
+    def backend(self) -> str:
+        """What ran the build: ``local`` (axl's engine: build, run local) or ``dagster``."""
+        return str(self.data.get("backend") or LOCAL)
+
     def counts(self) -> dict[str, int]:
         """How many steps ended in each status, in a fixed order."""
         order = ("ran", "cached", "failed", "error", "skipped")
@@ -132,6 +149,7 @@ class Run:
             "host": self.host,
             "user": self.user,
             "steps": self.counts(),
+            "backend": self.backend,
         }
 
     def step(self, name: str) -> StepRun:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from axl._params import load_params
 from axl.cache._local import LocalStore, write_atomic
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
-from axl.exec._history import graph_record
+from axl.exec._history import graph_record, new_run_id
 from axl.exec._remote_build import build_store, settle_remote
 from axl.exec._report import BuildReport
 from axl.graph._code import CodeIndex
@@ -201,9 +200,7 @@ def record_run(report: BuildReport, store: LocalStore, ir: IRWorkflow | None = N
     """Append the build to the run history: ``runs/<workflow>/<run-id>.json`` (with the graph's
     shape when ``ir`` is given, so that a report can draw the DAG from the record alone)."""
     # Microseconds in the id: run ids sort in start order even for builds in the same second.
-    micros = int(report.started % 1 * 1_000_000)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started)) + f".{micros:06d}"
-    report.run_id = f"{stamp}-{os.urandom(3).hex()}"
+    report.run_id = new_run_id(report.started)
     folder = store.runs_dir / report.workflow
     folder.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = report.run_record()

@@ -170,7 +170,7 @@ def build_report(run: Run, store: LocalStore, *, graphviz: bool | None = None) -
 <h1>{escape(run.workflow)}<span class="run">run {escape(run.id)}</span>
 <span class="badge">{result}</span></h1>
 <div class="meta"><span>started {_when(run.started)}</span><span>took {run.seconds:.2f} s</span>
-<span>on {escape(run.host or "?")}{who}</span>
+<span>on {escape(run.host or "?")}{who}</span><span>by {escape(run.backend)}</span>
 <span class="key">workflow {escape(run.hash[:16])}</span></div>
 <div class="meta" style="margin-top:6px">{counts}</div>
 </header>

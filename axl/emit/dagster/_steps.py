@@ -30,6 +30,7 @@ from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult, OutputRecord
 from axl.emit.dagster._env import check_compiled, interpreter, workspace_root
 from axl.emit.dagster._exec import LogStream, run_in_process, run_subprocess
+from axl.emit.dagster._history import failed, record, succeeded
 from axl.emit.dagster._names import input_slots
 from axl.errors import AxlError, RunnerError
 from axl.graph._keys import KeyParts
@@ -129,6 +130,7 @@ def run_step(
     *,
     params: Mapping[str, Any] | None = None,
     cache: bool = True,
+    run: str | None = None,
 ) -> StepRun:
     """Reuse or run step ``node`` of ``manifest`` (see the module docstring).
 
@@ -141,6 +143,7 @@ def run_step(
         log: Receives progress lines and the runner's log lines.
         params: A params step's values from run config (override the compiled ones).
         cache: ``False`` for a step declared with ``cache=False``: always run, never record.
+        run: The Dagster run's id: the step is added to that run's record in axl's history.
 
     Raises:
         StepError: The step failed, or could not be run.
@@ -158,10 +161,19 @@ def run_step(
         doc, parts = _prepare(manifest, node, inputs, params, root, python, store)
     except AxlError as exc:
         raise _could_not_run(node, exc) from None
+    started = time.time()
     try:
-        return _reuse_or_run(
+        done = _reuse_or_run(
             doc, node, parts, store, root, settings, log, inputs=inputs, cache=cache
         )
+    except StepError as exc:
+        if run is not None:
+            record(store, manifest, run, node, failed(exc, parts, started), log)
+        raise
+    else:
+        if run is not None:
+            record(store, manifest, run, node, succeeded(done, parts, started), log)
+        return done
     finally:
         close = getattr(store, "close", None)
         if close is not None:

@@ -100,6 +100,7 @@ class AxlRunner(dg.ConfigurableResource):  # type: ignore[type-arg] # its own fa
                 _logger(context),
                 params=params,
                 cache=manifest.cached(node),
+                run=context.run_id,
             )
         except StepError as exc:
             raise dg.Failure(
