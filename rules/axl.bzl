@@ -10,8 +10,8 @@
 
 `axl bazel //pkg:churn` writes the per-step targets into the package `pkg/churn.bazel`
 (`axl_manifests` + one `axl_step` per step); `axl_workflow` makes `//pkg:churn` an alias of all
-their outputs. Actions run the host's Python (the first `python3` on the action's PATH, which
-should be pinned with `--action_env=PATH=...`): see README.md here for the hermeticity trade-off.
+their outputs. Actions run the project venv's Python through `@axl_python` (python.bzl; `axl
+bazel init` declares it): see README.md here for the hermeticity trade-off.
 """
 
 AxlManifestsInfo = provider(

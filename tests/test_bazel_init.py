@@ -52,13 +52,18 @@ def test_bazel_init_then_bazel_build_in_a_uv_project(tmp_path: Path) -> None:
     assert str(tmp_path) not in (root / "WORKSPACE").read_text() + (root / ".bazelrc").read_text()
     assert "wrote proj.bazel/BUILD.bazel (3 steps)" in _run([own, "bazel", "//:proj"], root)
     report = json.loads(_run([own, "build", "//:proj", "--json"], root))
+    # One disk cache for both builds: the copy's actions hit only if their keys are the same.
+    flags = ["--color=no", "--curses=no", f"--disk_cache={tmp_path / 'disk-cache'}", "//:proj"]
     with bazel_in(root) as bazel:
-        built = bazel("build", "--color=no", "--curses=no", "//:proj")
+        built = bazel("build", *flags)
         assert built.returncode == 0, built.stderr[-6000:]
+        assert "4 processwrapper-sandbox" in built.stderr  # the manifests and three steps ran
         assert_same_outputs(root / "bazel-bin/proj.bazel", report)
     moved = tmp_path / "elsewhere" / "proj"
     shutil.copytree(root, moved, symlinks=True, ignore=shutil.ignore_patterns("bazel-*"))
     with bazel_in(moved) as bazel:
-        built = bazel("build", "--color=no", "--curses=no", "//:proj")
+        built = bazel("build", *flags)
         assert built.returncode == 0, built.stderr[-6000:]
+        assert "4 remote cache hit" in built.stderr, built.stderr[-2000:]  # the disk cache
+        assert "processwrapper-sandbox" not in built.stderr.split("INFO: Elapsed")[-1]
         assert_same_outputs(moved / "bazel-bin/proj.bazel", report)
