@@ -30,6 +30,15 @@ AxlStepInfo = provider(
 # The runner's result record, beside each step's outputs.
 _RECORD = "axl-result.json"
 
+# The interpreter every action runs: the project's venv (python.bzl; `axl bazel init`).
+_PYTHON = attr.label(
+    default = "@axl_python//:python3",
+    executable = True,
+    allow_single_file = True,
+    cfg = "exec",
+    doc = "The interpreter (rules/python.bzl).",
+)
+
 
 def _regenerate_command(ctx):
     # The generated package is <pkg>/<name>.bazel, generated for the workflow //<pkg>:<name>.
@@ -84,13 +93,7 @@ axl_manifests = rule(
         "lockfile": attr.label(allow_single_file = True, doc = "uv.lock (or requirements)."),
         "steps": attr.string_list(mandatory = True, doc = "The workflow's node names."),
         "shape": attr.string(mandatory = True, doc = "Digest of the generated step targets."),
-        "_python": attr.label(
-            default = "@axl_python//:python3",
-            executable = True,
-            allow_single_file = True,
-            cfg = "exec",
-            doc = "The interpreter (rules/python.bzl).",
-        ),
+        "_python": _PYTHON,
     },
 )
 
@@ -161,13 +164,7 @@ axl_step = rule(
             allow_files = True,
             doc = "Workspace files the step reads (axl.File): inputs of its action.",
         ),
-        "_python": attr.label(
-            default = "@axl_python//:python3",
-            executable = True,
-            allow_single_file = True,
-            cfg = "exec",
-            doc = "The interpreter (rules/python.bzl).",
-        ),
+        "_python": _PYTHON,
     },
 )
 

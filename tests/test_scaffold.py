@@ -173,3 +173,11 @@ def test_init_in_the_current_folder(tmp_path: Path) -> None:
     assert "next: axl build //:p_7_samurai" in done.out
     assert "appended ./.gitignore" in done.out
     assert (folder / ".gitignore").read_text().startswith("*.log\n.axl/\n")
+
+
+def test_the_checkouts_generated_bazel_packages_are_up_to_date() -> None:
+    """A fresh clone builds them with Bazel as committed (test_bazel_clone.py)."""
+    for label in ("//examples:churn", "//examples:tiny"):
+        done = axl("bazel", label, "--check", cwd=REPO)
+        assert done.code == 0, done.err
+        assert "is up to date" in done.out

@@ -199,6 +199,6 @@ class _Packages:
                 return f"//{'/'.join(parts[:cut])}:{'/'.join(parts[cut:])}"
         raise UsageError(
             f"{rel} is in no Bazel package: no BUILD or BUILD.bazel file above it in {self.root}",
-            hint='add a BUILD.bazel at the workspace root with exports_files(["uv.lock"]) '
-            "(and any other file the workflow reads)",
+            hint="run `axl bazel init` (its root BUILD.bazel exports uv.lock); a file the "
+            "workflow reads elsewhere needs a BUILD file exporting it",
         )
