@@ -12,6 +12,7 @@ from pathlib import Path
 from conftest import REPO, axl, write
 
 from axl.scaffold._bazel import render
+from axl.scaffold._project import requirement
 
 #: uv may use its cache only: tests talk to nothing beyond this machine.
 OFFLINE = {"UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never"}

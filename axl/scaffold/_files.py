@@ -22,7 +22,7 @@ class Outcome:
 
     def line(self) -> str:
         """How the CLI reports it, e.g. ``wrote WORKSPACE`` or ``WORKSPACE is up to date``."""
-        if self.action in (UP_TO_DATE,):
+        if self.action == UP_TO_DATE:
             return f"{self.path} is up to date"
         return f"{self.action} {self.path}" + (f" ({self.note})" if self.note else "")
 
