@@ -126,7 +126,10 @@ def test_init_then_build_twice_the_second_all_cached(tmp_path: Path) -> None:
     ignored = (root / ".gitignore").read_text().splitlines()
     assert {".axl/", "/workspace/"} <= set(ignored)
     assert "# axl from the checkout" in (root / "pyproject.toml").read_text()
-    assert 'name = "axl"' in (root / "uv.lock").read_text()  # the lock holds axl itself
+    # The lock holds axl itself, by the name this checkout's pyproject.toml gives it.
+    dist, checkout = requirement()
+    assert checkout == str(REPO)
+    assert f'name = "{dist}"' in (root / "uv.lock").read_text()
     first = axl("build", "//:hello_world", "--json", cwd=root)
     assert first.code == 0, first.err
     steps = json.loads(first.out)["steps"]
