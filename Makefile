@@ -8,6 +8,7 @@ export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 VENV := .venv
 PY := $(VENV)/bin/python
+BAZEL ?= bazel
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps test check lint lint-workflows typecheck demo bazel-demo golden bench build clean images
@@ -59,7 +60,7 @@ demo: setup
 # This checkout is a Bazel workspace (WORKSPACE, BUILD.bazel, .bazelrc): every step of the churn
 # example is a Bazel action run by .venv's Python, and writes the bytes `make demo` writes.
 bazel-demo: setup
-	bazel build //examples:churn
+	$(BAZEL) build //examples:churn
 
 golden: setup
 	AXL_REGENERATE_GOLDEN=1 $(PY) -m pytest -q -k golden

@@ -28,28 +28,35 @@ def require_bazel() -> None:
         )
 
 
-@contextlib.contextmanager
-def bazel_in(workspace: Path) -> Iterator[Any]:
-    """``run(*args)``: the ``bazel`` client in ``workspace`` with a private output root, which
-    is shut down and removed at the end."""
-    require_bazel()
-    # Short: the Bazel server's socket lives under it, and a Unix socket path has ~100 bytes.
-    user_root = Path(tempfile.mkdtemp(prefix="axl-bz-"))
+class Client:
+    """The ``bazel`` client in ``workspace`` with a private output root: call it with a command's
+    arguments; ``startup`` holds the startup options, for a command that runs Bazel itself."""
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        startup = [f"--output_user_root={user_root}", "--max_idle_secs=300"]
+    def __init__(self, workspace: Path, user_root: Path) -> None:
+        self.workspace = workspace
+        self.startup = [f"--output_user_root={user_root}", "--max_idle_secs=300"]
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["bazel", *startup, *args],
-            cwd=workspace,
+            ["bazel", *self.startup, *args],
+            cwd=self.workspace,
             capture_output=True,
             text=True,
             check=False,
         )
 
+
+@contextlib.contextmanager
+def bazel_in(workspace: Path) -> Iterator[Client]:
+    """A :class:`Client` whose server is shut down and output root removed at the end."""
+    require_bazel()
+    # Short: the Bazel server's socket lives under it, and a Unix socket path has ~100 bytes.
+    user_root = Path(tempfile.mkdtemp(prefix="axl-bz-"))
+    client = Client(workspace, user_root)
     try:
-        yield run
+        yield client
     finally:
-        run("shutdown")
+        client("shutdown")
         remove_tree(user_root)
 
 
