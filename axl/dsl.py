@@ -36,6 +36,7 @@ class StepOptions:
     cache_version: str | None = None
     outputs: tuple[str, ...] | None = None
     params: bool = False
+    strict_inputs: bool | None = None
 
 
 class StepDef(Generic[R]):
@@ -123,6 +124,7 @@ def step(
     cache_version: str | int | None = None,
     outputs: tuple[str, ...] | list[str] | None = None,
     params: bool = False,
+    strict_inputs: bool | None = None,
 ) -> Callable[[Callable[..., R]], StepDef[R]]: ...
 def step(
     fn: Callable[..., Any] | None = None,
@@ -138,6 +140,7 @@ def step(
     cache_version: str | int | None = None,
     outputs: tuple[str, ...] | list[str] | None = None,
     params: bool = False,
+    strict_inputs: bool | None = None,
 ) -> Any:
     """Mark a workflow method as a step. Works bare (``@step``) and with options (``@step(...)``).
 
@@ -155,6 +158,8 @@ def step(
         outputs: Names of several outputs; the function returns a tuple (by position) or a dict
             (by name) and the call in ``graph()`` can be unpacked or indexed.
         params: Marks the params step (implied for a step named ``params``).
+        strict_inputs: Fail the step when it reads a file or environment variable its key does
+            not cover (default: the workflow's ``strict_inputs``); not part of the key.
     """
     frame = sys._getframe(1)
     here: Loc = {"file": frame.f_code.co_filename, "line": frame.f_lineno}
@@ -188,6 +193,7 @@ def step(
         cache_version=None if cache_version is None else str(cache_version),
         outputs=tuple(outputs) if outputs is not None else None,
         params=params,
+        strict_inputs=None if strict_inputs is None else bool(strict_inputs),
     )
 
     def decorate(f: Callable[..., Any]) -> StepDef[Any]:
@@ -323,6 +329,8 @@ class Workflow:
         use_lockfile: Key and bake the environment from the workspace's ``uv.lock``.
         requirements: Alternatively, a list of requirement strings.
         requirements_file: Alternatively, a requirements file beside the workflow.
+        strict_inputs: Fail any step that reads a file or environment variable its key does not
+            cover (a step's own ``strict_inputs=`` wins).
     """
 
     name: ClassVar[str | None] = None
@@ -332,6 +340,7 @@ class Workflow:
     use_lockfile: ClassVar[bool] = True
     requirements: ClassVar[tuple[str, ...] | list[str]] = ()
     requirements_file: ClassVar[str | None] = None
+    strict_inputs: ClassVar[bool] = False
 
     _axl_tracer: Any = None
 
@@ -369,6 +378,7 @@ _WORKFLOW_ATTRS = (
     "use_lockfile",
     "requirements",
     "requirements_file",
+    "strict_inputs",
 )
 
 

@@ -368,3 +368,40 @@ def test_churn_with_dagster_job_execute(churn_local: dict[str, Any], tmp_path: P
     assert set(_statuses(outputs).values()) == {"ran"}
     assert digests_of(outputs) == report_digests(churn_local)
     assert (tmp_path / "cache" / "ac").is_dir()  # the axl cache, not Dagster's storage
+
+
+READS = """
+import os
+
+from axl import Workflow, step
+
+
+class Reads(Workflow):
+    @step
+    def size(self) -> int:
+        return len(os.environ.get("DAGSTER_READS_SIZE", ""))
+
+    def graph(self):
+        return self.size()
+"""
+
+
+def test_an_undeclared_read_warns_in_the_op_log_and_again_when_cached(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    write_workspace(root, "dagster_reads_base")
+    source = write(root / "dagster_reads.py", READS)
+    job = import_job(compile_job(root, f"{source}:Reads", root / "reads_job.py"))
+    instance = dg.DagsterInstance.ephemeral()
+    texts = []
+    for _ in range(2):
+        result = job.Reads.execute_in_process(
+            run_config=run_config(root / "cache"), instance=instance
+        )
+        assert result.success
+        logs = instance.all_logs(result.run_id)
+        texts.append([e.user_message for e in logs if "not part of its key" in e.user_message])
+    statuses = _statuses(outputs_of(result.all_events))
+    assert statuses == {"size": "cached (local)"}
+    for found in texts:
+        assert len(found) == 1, texts
+        assert "step `size` read $DAGSTER_READS_SIZE" in found[0]

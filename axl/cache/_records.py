@@ -55,6 +55,8 @@ class ActionResult:
     parts: dict[str, Any] = field(default_factory=dict, compare=False)
     #: Local trust stamps of the blobs, digest -> (size, mtime_ns, inode); see LocalStore.
     stamps: dict[str, tuple[int, int, int]] = field(default_factory=dict, compare=False)
+    #: What the step read undeclared when it ran, so a cache hit can repeat the warning.
+    undeclared: tuple[str, ...] = field(default=(), compare=False)
 
     def to_bytes(self) -> bytes:
         data = {
@@ -69,6 +71,9 @@ class ActionResult:
             "parts": self.parts,
             "stamps": {k: list(v) for k, v in sorted(self.stamps.items())},
         }
+        if self.undeclared:
+            # Only when there is something: records of clean steps keep their bytes.
+            data["undeclared"] = list(self.undeclared)
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -90,6 +95,7 @@ class ActionResult:
                 stamps={
                     k: (int(v[0]), int(v[1]), int(v[2])) for k, v in data.get("stamps", {}).items()
                 },
+                undeclared=tuple(str(v) for v in data.get("undeclared", ())),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None

@@ -28,6 +28,13 @@ WorkspaceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail a step that reads a file or environment variable its key does not cover.",
+    ),
+]
 ParamsOpt = Annotated[
     str | None, typer.Option("--params", "-p", help="A YAML file overriding the params step.")
 ]

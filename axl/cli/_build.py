@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, WorkspaceOpt, app
+from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, StrictOpt, WorkspaceOpt, app
 from axl.cli._fastbuild import run_build
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -41,6 +41,7 @@ def build(
         bool,
         typer.Option("--keep-going", "-k", help="Go on with independent work after a failure."),
     ] = False,
+    strict: StrictOpt = False,
     cache_dir: Annotated[
         str | None,
         typer.Option("--cache-dir", help="Cache folder (default: $AXL_CACHE_DIR or .axl)."),
@@ -67,6 +68,7 @@ def build(
         no_cache=no_cache,
         rerun=rerun,
         keep_going=keep_going,
+        strict=strict,
         cache_dir=cache_dir,
         workspace=workspace,
         json_out=json_out,

@@ -52,6 +52,7 @@ def run_build(
     no_cache: bool = False,
     rerun: list[str] | None = None,
     keep_going: bool = False,
+    strict: bool = False,
     cache_dir: str | None = None,
     workspace: str | None = None,
     json_out: bool = False,
@@ -70,6 +71,7 @@ def run_build(
         no_cache=no_cache,
         rerun=frozenset(rerun or ()),
         keep_going=keep_going,
+        strict=strict,
     )
 
     def on_target(result: TargetResult) -> None:
@@ -121,7 +123,7 @@ def _names_one(text: str) -> bool:
 
 
 def _print_result(result: TargetResult) -> None:
-    from axl.cli._render import render_report
+    from axl.cli._render import render_report, write_warnings
 
     if result.report is None:
         sys.stdout.write(f"{result.label}  {result.status}: {result.reason}\n")
@@ -129,3 +131,5 @@ def _print_result(result: TargetResult) -> None:
         sys.stdout.write(f"{result.label}  (load: {result.load})\n")
         sys.stdout.write(render_report(result.report))
     sys.stdout.flush()
+    if result.report is not None:
+        write_warnings(result.report)

@@ -53,6 +53,7 @@ def add_build_options(p: FastParser) -> None:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--rerun", action="append")
     p.add_argument("--keep-going", "-k", action="store_true")
+    p.add_argument("--strict", action="store_true")
     p.add_argument("--cache-dir")
     p.add_argument("--workspace")
     p.add_argument("--json", dest="json_out", action="store_true")

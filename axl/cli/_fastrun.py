@@ -45,6 +45,7 @@ def run_local_command(
     no_cache: bool = False,
     rerun: list[str] | None = None,
     keep_going: bool = False,
+    strict: bool = False,
     cache_dir: str | None = None,
     workspace: str | None = None,
     json_out: bool = False,
@@ -53,7 +54,7 @@ def run_local_command(
     config: str | None = None,
 ) -> int:
     """Build the workflow ``module`` here, print the report, return the exit code."""
-    from axl.cli._render import render_report
+    from axl.cli._render import render_report, write_warnings
     from axl.errors import UsageError
     from axl.exec import BuildOptions
     from axl.exec._session import run_local
@@ -74,6 +75,7 @@ def run_local_command(
         no_cache=no_cache,
         rerun=frozenset(rerun or ()),
         keep_going=keep_going,
+        strict=strict,
         runner=runner,
     )
     # A live view only for a person watching: never for --json, pipes or CI logs.
@@ -93,4 +95,6 @@ def run_local_command(
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(render_report(report))
+    sys.stdout.flush()
+    write_warnings(report)
     return 0 if report.ok else 1

@@ -42,6 +42,19 @@ def render_report(report: BuildReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_warnings(report: BuildReport) -> None:
+    """One ``warning:`` line on stderr per step that read inputs its key does not cover (a
+    cached step's come from its record, so the warning does not vanish on the next build)."""
+    import sys
+
+    from axl.runtime._audit import message
+
+    for step in report.steps.values():
+        if step.undeclared and step.status in ("ran", "cached"):
+            sys.stderr.write(f"warning: {message(step.name, step.undeclared)}\n")
+    sys.stderr.flush()
+
+
 def _remote_line(remote: dict[str, Any]) -> str:
     """What the remote cache did, e.g. ``remote cache http://h/c: 5 hits (1.2 MiB down) ...``."""
     down, up = remote["bytes_downloaded"] / 2**20, remote["bytes_uploaded"] / 2**20

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._app import (
+    ConfigOpt,
+    JsonOpt,
+    ParamsOpt,
+    StrictOpt,
+    WorkflowOpt,
+    WorkspaceOpt,
+    app,
+)
 from axl.cli._fastrun import run_local_command
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -44,6 +52,7 @@ def local(
         bool,
         typer.Option("--keep-going", "-k", help="Go on with independent steps after a failure."),
     ] = False,
+    strict: StrictOpt = False,
     cache_dir: CacheDirOpt = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
@@ -61,6 +70,7 @@ def local(
         no_cache=no_cache,
         rerun=rerun,
         keep_going=keep_going,
+        strict=strict,
         cache_dir=cache_dir,
         workspace=workspace,
         json_out=json_out,

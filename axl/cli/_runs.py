@@ -13,6 +13,7 @@ from axl.cli._app import JsonOpt, ParamsOpt, WorkspaceOpt, app
 from axl.cli._graph import LabelArg, ModuleOpt, workflow_ir, write_output
 from axl.cli._run import CacheDirOpt
 from axl.errors import UsageError
+from axl.runtime._audit import message
 
 if TYPE_CHECKING:
     from axl.cache._local import LocalStore
@@ -142,6 +143,11 @@ def render_run(run: Run) -> str:
         if step.error:
             lines.append(f"\n--- {step.name}: {step.status} ---")
             lines.append((step.traceback or step.error).rstrip())
+    lines += [
+        f"\nwarning: {message(s.name, list(s.undeclared))}"
+        for s in run.ordered_steps()
+        if s.undeclared and not s.error
+    ]
     return "\n".join(lines) + "\n"
 
 

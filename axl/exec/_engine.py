@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
 from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, StepReport
-from axl.exec._tasks import make_task, params_task, run_params, stamps_of, start_pool, worker_run
+from axl.exec._tasks import (
+    make_task,
+    params_task,
+    run_params,
+    stamps_of,
+    start_pool,
+    strict_refusal,
+    worker_run,
+)
 from axl.graph._keys import SOURCE, KeyParts, key_parts
 from axl.ir import IRNode, IRWorkflow
 from axl.runtime._step import StepOutcome, StepTask, execute
@@ -56,6 +64,12 @@ class BuildOptions:
     #: Run nothing: a step whose key the cache lacks is skipped (``axl outputs`` of a workflow
     #: this cache never built: the keys of its current sources, looked up locally and remotely).
     lookup_only: bool = False
+    #: ``--strict``: every step fails on an undeclared read (as ``strict_inputs=True``).
+    strict: bool = False
+    #: Paths undeclared-read checks leave out (``[tool.axl] ignore_reads``), and the workspace
+    #: root reads are reported relative to; set by the session.
+    ignore_reads: tuple[str, ...] = ()
+    workspace: str = ""
 
 
 @dataclass
@@ -200,6 +214,11 @@ class _Scheduler:
             state.stopped = state.stopped or not self.options.keep_going
             return
         hit = _lookup(state, node, parts)
+        if hit is not None and hit.undeclared and (node.strict_inputs or self.options.strict):
+            # Strict now, but the stored result read undeclared inputs: refuse it, keep it.
+            self._finish(name, strict_refusal(node.name, parts, hit))
+            state.stopped = state.stopped or not self.options.keep_going
+            return
         if hit is not None:
             for out, rec in hit.outputs.items():
                 state.digests[(name, out)] = rec.digest
@@ -214,6 +233,7 @@ class _Scheduler:
                     parts=parts.as_record(),
                     log_digest=hit.log_digest,
                     started=time.time(),
+                    undeclared=list(hit.undeclared),
                 ),
             )
             return
@@ -230,7 +250,9 @@ class _Scheduler:
         if not self.prepared and self.prepare is not None:
             self.prepare()
         self.prepared = True
-        self._launch(name, make_task(self.ir, node, state.reports, state.sources), parts)
+        self._launch(
+            name, make_task(self.ir, node, state.reports, self.options, state.sources), parts
+        )
 
     def _launch(self, name: str, task: StepTask, parts: KeyParts) -> None:
         self.attempts[name] = self.attempts.get(name, 0) + 1
@@ -288,6 +310,7 @@ class _Scheduler:
                 # No key parts here: the run record keeps them for `axl explain`, and every
                 # cache hit parses this record, so it stays small.
                 stamps=stamps_of(store, outcome.outputs),
+                undeclared=tuple(outcome.undeclared),
             )
             if node.cache:
                 store.put_record(record)
@@ -306,10 +329,16 @@ class _Scheduler:
                     log_digest=outcome.log_digest,
                     started=t0,
                     reason=_forced(node, self.options),
+                    undeclared=outcome.undeclared,
                 ),
             )
             return
-        if outcome.status == "failed" and attempts <= node.retries:
+        # A strict refusal is no flaky failure: retrying would read the same files again.
+        if (
+            outcome.status == "failed"
+            and attempts <= node.retries
+            and not (task.strict and outcome.undeclared)
+        ):
             # Exponential backoff, capped: 0.1 s, 0.2 s, 0.4 s ... 5 s.
             due = time.monotonic() + min(0.1 * 2 ** (attempts - 1), 5.0)
             heapq.heappush(self.delayed, (due, len(self.delayed), name, task, parts))
@@ -328,6 +357,7 @@ class _Scheduler:
                 parts=parts.as_record(),
                 log_digest=outcome.log_digest,
                 started=t0,
+                undeclared=outcome.undeclared,
             ),
         )
         if not self.options.keep_going:

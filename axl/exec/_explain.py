@@ -9,6 +9,7 @@ from axl.cache._local import LocalStore
 from axl.errors import UsageError
 from axl.exec._session import load_runs
 from axl.graph._keys import explain_change
+from axl.runtime._audit import message
 
 
 def explain(store: LocalStore, workflow: str, step: str) -> list[str]:
@@ -35,11 +36,28 @@ def explain(store: LocalStore, workflow: str, step: str) -> list[str]:
             + f"its steps are: {', '.join(steps)}",
         )
     info = steps[step]
+    return [*_explain(store, runs, last, step, info), *_undeclared(step, info)]
+
+
+def _undeclared(step: str, info: dict[str, Any]) -> list[str]:
+    reads = [str(v) for v in info.get("undeclared") or ()]
+    return [f"warning: {message(step, reads)}"] if reads else []
+
+
+def _explain(
+    store: LocalStore,
+    runs: list[dict[str, Any]],
+    last: dict[str, Any],
+    step: str,
+    info: dict[str, Any],
+) -> list[str]:
+    workflow = str(last.get("workflow"))
     status = info.get("status")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("started", 0)))
     head = f"step `{step}` of {workflow}: {status} in the build of {when} (run {last.get('run')})"
     key = (info.get("key") or "")[:12]
-    untracked = _untracked_note(info)
+    # A step whose undeclared reads were seen gets the warning instead (see _undeclared).
+    untracked = [] if info.get("undeclared") else _untracked_note(info)
     if status == "cached":
         return [head, f"cached: its key {key} matched a stored result, so no code ran", *untracked]
     if status == "skipped":

@@ -64,6 +64,7 @@ class StepRun:
     log_digest: str | None = None
     attempts: int = 1
     source: str = "local"
+    undeclared: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, name: str, data: dict[str, Any]) -> StepRun:
@@ -84,6 +85,7 @@ class StepRun:
             log_digest=data.get("log_digest"),
             attempts=int(data.get("attempts") or 1),
             source=str(data.get("source", "local")),
+            undeclared=tuple(str(v) for v in data.get("undeclared") or ()),
         )
 
 

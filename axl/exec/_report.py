@@ -30,6 +30,8 @@ class StepReport:
     log_digest: str | None = None
     started: float = 0.0
     source: str = "local"
+    #: Files and ``$VARIABLES`` the step read that its key does not cover (see axl.runtime._audit).
+    undeclared: list[str] = field(default_factory=list)
 
     def to_json(self, view: Path | None = None) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
@@ -55,6 +57,8 @@ class StepReport:
             data["started"] = self.started
         if self.source != "local":
             data["source"] = self.source
+        if self.undeclared:
+            data["undeclared"] = list(self.undeclared)
         return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -150,11 +151,13 @@ def run_ir(
         UsageError: An external input cannot be read (before any step runs).
     """
     from axl.exec._sources import resolve_sources
+    from axl.runtime._audit import ignored_reads
 
     opts = options or BuildOptions()
     wanted = ir.ancestors(list(opts.targets)) if opts.targets else None
     nodes = [n for n in ir.nodes if n.sources and (wanted is None or n.name in wanted)]
     sources = resolve_sources(nodes, root, store, jobs=opts.jobs) if nodes else {}
+    options = dataclasses.replace(opts, ignore_reads=ignored_reads(root), workspace=str(root))
     report = build(
         ir,
         store=store,

@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
-from axl.exec._report import StepReport
+from axl.exec._report import FAILED, StepReport
 from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq, Source
+from axl.runtime._audit import message
 from axl.runtime._step import StepOutcome, StepTask, execute, save_value
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
-    from axl.exec._engine import StepRunner
+    from axl.cache._records import ActionResult
+    from axl.exec._engine import BuildOptions, StepRunner
     from axl.exec._sources import Resolved
     from axl.graph._keys import KeyParts
 
@@ -115,6 +117,7 @@ def make_task(
     ir: IRWorkflow,
     node: IRNode,
     reports: dict[str, StepReport],
+    options: BuildOptions,
     sources: dict[str, Resolved] | None = None,
 ) -> StepTask:
     """The runnable task of ``node``, its inputs taken from the upstream steps' reports and the
@@ -133,6 +136,22 @@ def make_task(
         multi=not (len(node.outputs) == 1 and node.outputs[0].name == "out"),
         default_handler=ir.io_handler,
         env=node.env,
+        strict=node.strict_inputs or options.strict,
+        ignore_reads=options.ignore_reads,
+        workspace=options.workspace,
+    )
+
+
+def strict_refusal(name: str, parts: KeyParts, hit: ActionResult) -> StepReport:
+    """A strict build's answer to a stored result that read undeclared inputs: the step fails
+    with the message of the run that stored it (the record stays; a fixed step gets a new key)."""
+    return StepReport(
+        name,
+        FAILED,
+        parts.key,
+        error=f"strict inputs: {message(name, list(hit.undeclared))} (recorded when it ran)",
+        parts=parts.as_record(),
+        undeclared=list(hit.undeclared),
     )
 
 

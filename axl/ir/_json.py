@@ -74,6 +74,8 @@ def node_to_dict(node: IRNode) -> dict[str, Any]:
         "cache": node.cache,
         "cache_version": node.cache_version,
         "params": None if node.params is None else json.loads(node.params),
+        # Only when set: the IR (and its hash) of workflows that do not use it stay as they were.
+        **({"strict_inputs": True} if node.strict_inputs else {}),
     }
 
 
@@ -120,6 +122,7 @@ def _node_from_dict(d: dict[str, Any]) -> IRNode:
         when=d.get("when"),
         cache=bool(d.get("cache", True)),
         cache_version=d.get("cache_version"),
+        strict_inputs=bool(d.get("strict_inputs", False)),
         params=None
         if params is None
         else json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False),

@@ -138,6 +138,8 @@ class IRNode:
     cache: bool = True
     cache_version: str | None = None
     params: str | None = None
+    #: An undeclared read fails the step (``@step(strict_inputs=True)`` or the workflow's).
+    strict_inputs: bool = False
     file: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
     call_file: str = field(default="", compare=False)

@@ -337,6 +337,7 @@ def _node(
         cache=opts.cache,
         cache_version=opts.cache_version,
         params=params_json,
+        strict_inputs=bool(cls.strict_inputs if opts.strict_inputs is None else opts.strict_inputs),
         file=step_def.file,
         line=step_def.line,
         call_file=call.file,

@@ -140,6 +140,7 @@ class StepCache:
             "ok",
             outputs={name: record.outputs[name] for name in outputs},
             log_digest=record.log_digest,
+            undeclared=list(record.undeclared),
         )
 
     def record(self, parts: KeyParts, workflow: str, node: str, outcome: StepOutcome) -> None:
@@ -161,6 +162,7 @@ class StepCache:
             log_digest=outcome.log_digest,
             parts=parts.as_dict(),
             stamps=stamps,
+            undeclared=tuple(outcome.undeclared),
         )
         try:
             self.store.put_record(record)

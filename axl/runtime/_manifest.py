@@ -107,6 +107,8 @@ def task_manifest(
     for out in node.outputs:
         known.setdefault((node.name, out.name), {"handler": out.handler})
     entry = _step_entry(node, modes, known, parts.code, parts.options, parts.key)
+    if task.strict:
+        entry["strict_inputs"] = True  # --strict reaches the runner through its manifest
     workflow = {
         "name": parts.identity["workflow"],
         "module": task.workflow_module,
@@ -195,6 +197,8 @@ def _step_entry(
         entry["params"] = node.param_values
     if not node.cache:
         entry["cache"] = False
+    if node.strict_inputs:
+        entry["strict_inputs"] = True
     return entry
 
 

@@ -34,6 +34,7 @@ from axl.errors import AxlError, RunnerError
 from axl.graph._keys import KeyParts
 from axl.hashing import bytes_digest, canonical_json
 from axl.runtime._artifacts import ArtifactStore, DirStore, open_artifact_store
+from axl.runtime._audit import report_reads, runner_read_policy
 from axl.runtime._cache import StepCache, open_step_cache, step_key_parts
 from axl.runtime._inputs import Inputs
 from axl.runtime._logs import JsonLog
@@ -114,6 +115,7 @@ def run(request: RunRequest, log: JsonLog) -> int:
             ) as cache,
         ):
             outcome, parts = _run_entry(request, manifest, entry, store, work, cache, result, log)
+            outcome = report_reads(outcome, request.step, entry, result.data, log)
             code = _finish(request, entry, outcome, store, work, result, log)
             if code == EXIT_OK and cache is not None and parts is not None:
                 cache.record(parts, workflow["name"], request.step, outcome)
@@ -215,6 +217,7 @@ def _run_entry(
         multi=not (len(entry["outputs"]) == 1 and entry["outputs"][0]["name"] == "out"),
         default_handler=workflow.get("io_handler", "pickle"),
         env=tuple(sorted(entry.get("env", {}).items())),
+        **runner_read_policy(entry, request.workspace, request.inputs),
     )
     log.note("run")
     # capture=False: the step's prints reach this process's stdout as they happen (and are

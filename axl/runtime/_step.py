@@ -31,6 +31,7 @@ from typing import Any
 from axl import io
 from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
+from axl.runtime._audit import message, read_policy, undeclared, watch
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class StepTask:
     multi: bool
     default_handler: str
     env: tuple[tuple[str, str], ...] = ()
+    #: An undeclared read fails the step instead of warning (``strict_inputs``, ``--strict``).
+    strict: bool = False
+    #: Absolute paths the key covers beyond the store (declared files, user-ignored paths).
+    ignore_reads: tuple[str, ...] = ()
+    #: The workspace root: undeclared paths under it are reported relative to it.
+    workspace: str = ""
 
 
 @dataclass
@@ -62,6 +69,8 @@ class StepOutcome:
     logs: str = ""
     #: Wall-clock time the step began, when it ran in a pool worker (0.0: not recorded).
     started: float = 0.0
+    #: Files (and ``$VARIABLES``) the step read that its key does not cover.
+    undeclared: list[str] = field(default_factory=list)
 
 
 class _RunnerProblem(Exception):
@@ -96,14 +105,27 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
                 traceback=traceback.format_exc(),
                 seconds=time.perf_counter() - started,
             )
-        with _environment(task.env), _capture(buffer, tee=not capture):
+        raised: Exception | None = None
+        with _environment(task.env), _capture(buffer, tee=not capture), watch() as seen:
             try:
                 value = step_def.fn(instance, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the step's own failure, reported as such
-                return _failed(task, exc, started, buffer, store, user_tb=True)
+                raised = exc
+        reads = undeclared(seen, read_policy(task, store.root))
+        if raised is not None:
+            return _failed(task, raised, started, buffer, store, user_tb=True, reads=reads)
         changed = _folders_changed(task, store)
         if changed is not None:
             return StepOutcome("error", error=changed, seconds=time.perf_counter() - started)
+        if reads and task.strict:
+            # Nothing is saved, so nothing is cached: the result would not be reproducible.
+            return StepOutcome(
+                "failed",
+                error=f"strict inputs: {message(task.node, reads)}",
+                seconds=time.perf_counter() - started,
+                logs=buffer.getvalue(),
+                undeclared=reads,
+            )
         try:
             outputs = _save_all(task, value, store)
         except _RunnerProblem as exc:
@@ -114,7 +136,7 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
                 logs=buffer.getvalue(),
             )
         except Exception as exc:  # noqa: BLE001 - the value could not be saved by its handler
-            return _failed(task, exc, started, buffer, store, user_tb=False)
+            return _failed(task, exc, started, buffer, store, user_tb=False, reads=reads)
         logs = buffer.getvalue()
         log_digest = store.put_bytes(logs.encode())[0] if logs else None
         return StepOutcome(
@@ -123,6 +145,7 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
             seconds=time.perf_counter() - started,
             log_digest=log_digest,
             logs=logs,
+            undeclared=reads,
         )
     finally:
         work.remove()
@@ -159,6 +182,7 @@ def _failed(
     store: LocalStore,
     *,
     user_tb: bool,
+    reads: list[str],
 ) -> StepOutcome:
     tb = exc.__traceback__
     if user_tb and tb is not None:
@@ -174,6 +198,7 @@ def _failed(
         seconds=time.perf_counter() - started,
         log_digest=log_digest,
         logs=logs,
+        undeclared=reads,
     )
 
 

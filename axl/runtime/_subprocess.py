@@ -87,6 +87,7 @@ def outcome_of(code: int, result_path: Path, stdout: str, stderr: str) -> StepOu
             seconds=float(data.get("seconds") or 0.0),
             log_digest=data.get("log_digest"),
             logs=stdout,
+            undeclared=[str(v) for v in data.get("undeclared") or ()],
         )
     status = "failed" if code == 1 and data.get("status") == "failed" else "error"
     error = data.get("error") or _last_error(stderr)
@@ -99,6 +100,7 @@ def outcome_of(code: int, result_path: Path, stdout: str, stderr: str) -> StepOu
         traceback=data.get("traceback"),
         log_digest=data.get("log_digest"),
         logs=stdout,
+        undeclared=[str(v) for v in data.get("undeclared") or ()],
     )
 
 

@@ -294,6 +294,7 @@ def _reuse_or_run(
     names = [out["name"] for out in entry["outputs"]]
     hit = _lookup(store, parts.key) if cache else None
     if hit is not None and set(names) <= set(hit.outputs):
+        _repeat_reads(node, entry, list(hit.undeclared), log)
         source = "remote" if parts.key in getattr(store, "fetched", ()) else "local"
         log("info", f"step {node!r}: cached ({source}), key {parts.key[:12]}; no code ran")
         outputs = tuple((name, hit.outputs[name]) for name in names)
@@ -328,6 +329,7 @@ def _reuse_or_run(
                 log_digest=outcome.log_digest,
                 parts=parts.as_dict(),
                 stamps=stamps,
+                undeclared=tuple(outcome.undeclared),
             )
         )
     log("info", f"step {node!r}: ran in {outcome.seconds:.2f} s, key {parts.key[:12]}")
@@ -336,6 +338,19 @@ def _reuse_or_run(
     return StepRun(
         node, parts.key, "ran", outputs, outcome.seconds, paths, log_digest=outcome.log_digest
     )
+
+
+def _repeat_reads(node: str, entry: dict[str, Any], reads: list[str], log: Log) -> None:
+    """A cached step repeats what it read undeclared when it ran (the runner said it then); a
+    strict step refuses such a result."""
+    if not reads:
+        return
+    from axl.runtime._audit import message
+
+    text = message(node, reads)
+    if entry.get("strict_inputs"):
+        raise StepError(node, f"strict inputs: {text} (recorded when it ran)", retryable=False)
+    log("warning", text)
 
 
 def _lookup(store: LocalStore, key: str) -> ActionResult | None:
