@@ -249,11 +249,10 @@ def test_the_hook_records_nothing_outside_a_step(tmp_path: Path) -> None:
     assert _audit.undeclared(inside, policy) == ["x.txt", "./"]
 
 
-def test_ignore_reads_must_be_a_list(workspace: Path) -> None:
-    write(workspace / "flow.py", WF)
-    with (workspace / "pyproject.toml").open("a") as f:
-        f.write('\n[tool.axl]\nignore_reads = "cfg"\n')
-    result = axl("run", "local", "-m", "flow:Flow", cwd=workspace)
+def test_ignore_reads_must_be_a_list(flow: Path) -> None:
+    pyproject = flow / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('["cfg"]', '"cfg"'))
+    result = axl("run", "local", "-m", "flow:Flow", cwd=flow)
     assert result.code == 2
     assert "error: " in result.err
     assert "ignore_reads must be a list" in result.err
