@@ -81,7 +81,7 @@ def _duplicate_artifact(doc: Doc) -> None:
 
 def _same_input_path(doc: Doc) -> None:
     inputs = _tmpl(doc, 3)["inputs"]["artifacts"]
-    inputs[2]["path"] = inputs[1]["path"]
+    inputs[1]["path"] = inputs[0]["path"]
 
 
 def _two_types(doc: Doc) -> None:
