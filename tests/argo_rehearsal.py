@@ -201,7 +201,9 @@ def _mount_volumes(
     for mount in template.get("container", {}).get("volumeMounts", []):
         volume = volumes.get(mount["name"])
         if volume is None or "configMap" not in volume:
-            raise RehearsalError(f"task {task!r}: mount {mount['name']!r} names no ConfigMap volume")
+            raise RehearsalError(
+                f"task {task!r}: mount {mount['name']!r} names no ConfigMap volume"
+            )
         name = volume["configMap"]["name"]
         if name not in configmaps:
             raise RehearsalError(

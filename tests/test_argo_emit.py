@@ -287,7 +287,9 @@ def test_options_kind_image_namespace_and_artifact_repository(tiny: dict) -> Non
     keys = {a["name"]: a["s3"] for a in total["outputs"]["artifacts"]}
     assert keys == {
         "out": {"key": "axl/runs/{{workflow.name}}/{{inputs.parameters.step}}/out.cloudpkl"},
-        "axl-result": {"key": "axl/runs/{{workflow.name}}/{{inputs.parameters.step}}/axl-result.json"},
+        "axl-result": {
+            "key": "axl/runs/{{workflow.name}}/{{inputs.parameters.step}}/axl-result.json"
+        },
     }
     found = check(document)
     assert found.errors == []

@@ -54,9 +54,7 @@ def _rehearsed_digests(document: Any, runs: dict[str, TaskRun]) -> dict[str, Any
     return digests
 
 
-def _rehearse_golden(
-    case: str, tmp_path: Path
-) -> tuple[list[dict[str, Any]], dict[str, TaskRun]]:
+def _rehearse_golden(case: str, tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, TaskRun]]:
     objects = list(yaml.safe_load_all((GOLDEN / f"{case}.yaml").read_text(encoding="utf-8")))
     runs = rehearse(objects, workspace=REPO, work=tmp_path / "argo")
     return objects, runs

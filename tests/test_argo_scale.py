@@ -54,14 +54,14 @@ def test_a_2000_call_fan_out_stays_within_the_size_budget(wide: Any) -> None:
     assert max(len(line) for line in work) < 80, max(work, key=len)
 
 
-def test_without_a_store_the_same_workflow_is_still_valid_or_a_size_error(wide: Any) -> None:
+def test_without_a_store_the_same_workflow_fits_but_is_warned_about(wide: Any) -> None:
     # Argo artifacts: each call passes its input and its upstream's record, and the fan-in
-    # takes 2 x 2,000 artifacts; the object is big, but it is checked like any other.
+    # takes 2 x 2,000 artifacts: under Kubernetes' limit, but over the warning threshold.
     objects = emit_objects(wide)
-    try:
-        validate_objects(objects)
-    except EmitError as exc:
-        assert "a size limit of Kubernetes, not a bug in axl" in exc.message
+    warnings = validate_objects(objects)
+    assert any("over 512 KiB" in w for w in warnings), warnings
+    per_task = len(dump_yaml(objects[-1]).encode()) / (CALLS + 2)
+    assert per_task > BUDGET_PER_TASK  # why big fan-ins want --store
 
 
 def test_a_workflow_over_the_limit_is_a_size_error_not_an_axl_bug(workspace: Path) -> None:

@@ -25,6 +25,7 @@ import copy
 import json
 from collections import Counter
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,17 +136,16 @@ def expand(data: dict[str, Any], where: str) -> dict[str, Any]:
         base = bases.get(entry[SHARED]) if isinstance(entry[SHARED], str) else None
         if base is None:
             raise RunnerError(
-                f"{where} is invalid at {at}/shared: names no entry of 'shared': "
-                f"{entry[SHARED]!r}"
+                f"{where} is invalid at {at}/shared: names no entry of 'shared': {entry[SHARED]!r}"
             )
         return merge(base, {k: v for k, v in entry.items() if k != SHARED})
 
     expanded: dict[str, Any] = {}
-    for name, entry in steps.items():
-        entry = based(entry, f"steps/{name}")
+    for name, given in steps.items():
+        entry = based(given, f"steps/{name}")
         if isinstance(entry, dict) and isinstance(entry.get("inputs"), dict):
             at = f"steps/{name}/inputs"
-            entry = {**entry, "inputs": _map_leaves(entry["inputs"], lambda v: based(v, at))}
+            entry = {**entry, "inputs": _map_leaves(entry["inputs"], partial(based, at=at))}
         expanded[name] = entry
     return {**{k: v for k, v in data.items() if k != SHARED}, "steps": expanded}
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from axl.emit._bundle import WorkflowBundle
+from axl.emit.argo import _manifest as manifest_ref
 from axl.emit.argo._names import (
     DNS1123_SUBDOMAIN,
     PARAM_OR_ARTIFACT,
@@ -27,7 +28,6 @@ from axl.emit.argo._names import (
     NameTable,
     dns_label,
 )
-from axl.emit.argo import _manifest as manifest_ref
 from axl.emit.argo._pods import PodOptions, StepTemplate, Wiring, output_names, step_template
 from axl.errors import EmitError, UsageError
 from axl.hashing import canonical_json
