@@ -31,6 +31,7 @@ FOLDER = "/axl/manifest"
 KEY = "manifest.json"
 PATH = f"{FOLDER}/{KEY}"
 ANNOTATION_DIGEST = "axl.dev/manifest-digest"
+LABEL_KIND = "axl.dev/kind"
 #: Kubernetes refuses a ConfigMap whose data exceeds 1 MiB.
 CONFIGMAP_MAX_BYTES = 1024 * 1024
 
@@ -70,7 +71,8 @@ def configmap(
     meta: dict[str, Any] = {"name": ref.configmap}
     if namespace:
         meta["namespace"] = namespace
-    meta["labels"] = dict(labels)
+    # A label of its own, so `kubectl apply -l axl.dev/kind=manifest -f FILE` picks it alone.
+    meta["labels"] = {**labels, LABEL_KIND: "manifest"}
     meta["annotations"] = {ANNOTATION_DIGEST: ref.digest}
     return {
         "apiVersion": "v1",
