@@ -209,15 +209,7 @@ def emit_objects(
         _task(ir, n.name, names[n.name], wiring, steps[n.name].parameters, steps[n.name].artifacts)
         for n in ir.nodes
     ]
-    spec: dict[str, Any] = {"entrypoint": ENTRYPOINT}
-    parameters = workflow_parameters(ir)
-    if parameters:
-        spec["arguments"] = {"parameters": parameters}
-    if opts.artifact_repository:
-        configmap, _, key = opts.artifact_repository.partition(":")
-        spec["artifactRepositoryRef"] = {"configMap": configmap, **({"key": key} if key else {})}
-    if ref is not None:
-        spec["volumes"] = [ref.volume]
+    spec = _spec(ir, opts, ref)
     spec["templates"] = [{"name": ENTRYPOINT, "dag": {"tasks": tasks}}, *templates]
     workflow = {
         "apiVersion": API_VERSION,
@@ -229,6 +221,22 @@ def emit_objects(
         return [workflow]
     labels = {LABEL_WORKFLOW: workflow_name(ir)}
     return [manifest_ref.configmap(ref, labels=labels, namespace=opts.namespace), workflow]
+
+
+def _spec(
+    ir: IRWorkflow, opts: ArgoOptions, ref: manifest_ref.ManifestRef | None
+) -> dict[str, Any]:
+    """The Workflow's spec but its templates."""
+    spec: dict[str, Any] = {"entrypoint": ENTRYPOINT}
+    parameters = workflow_parameters(ir)
+    if parameters:
+        spec["arguments"] = {"parameters": parameters}
+    if opts.artifact_repository:
+        configmap, _, key = opts.artifact_repository.partition(":")
+        spec["artifactRepositoryRef"] = {"configMap": configmap, **({"key": key} if key else {})}
+    if ref is not None:
+        spec["volumes"] = [ref.volume]
+    return spec
 
 
 def _templates(
@@ -243,6 +251,8 @@ def _templates(
     for node in ir.nodes:
         template = steps[node.name].template
         if ref is not None and node.kind != "params":
+            # The digest is known only now (the manifest holds the entries the templates
+            # completed): it goes in before templates are compared.
             args = template["container"]["args"]
             args[args.index("--manifest-digest") + 1] = ref.digest
         content = canonical_json(template)

@@ -128,28 +128,7 @@ def step_template(
     """
     entry = copy.deepcopy(entry)  # a private copy: its leaves get their "record"
     params = node.kind == "params"
-    inputs = NameTable(limit=1 << 16)
-    inputs.take(MANIFEST_ARTIFACT)
-    in_artifacts: list[dict[str, Any]] = []
-    arg_artifacts: list[dict[str, str]] = []
-    for leaf in _leaves(entry["inputs"]):
-        if opts.store:
-            # Read by digest from the store, the record from runs/<run id>/: no file, no
-            # Argo artifact, nothing per input in the Workflow.
-            leaf.pop("path", None)
-            leaf.pop("record", None)
-            continue
-        stem = _stem(leaf["path"], leaf["extension"])
-        leaf["record"] = f"{RECORDS}/{stem}.json"
-        up, task = leaf["from"]["step"], wiring.task[leaf["from"]["step"]]
-        art = inputs.take(artifact_name(stem.replace("/", "-")))
-        rec = inputs.take(artifact_name(RECORD_ARTIFACT + stem.replace("/", "-")))
-        in_artifacts.append({"name": art, "path": f"{INPUTS}/{leaf['path']}"})
-        in_artifacts.append({"name": rec, "path": f"{INPUTS}/{leaf['record']}"})
-        source = wiring.outputs[(up, leaf["from"]["output"])]
-        arg_artifacts.append({"name": art, "from": _task_artifact(task, source)})
-        arg_artifacts.append({"name": rec, "from": _task_artifact(task, RESULT_ARTIFACT)})
-    in_artifacts.extend(_data_artifacts(entry["inputs"], inputs, opts.key_prefix))
+    in_artifacts, arg_artifacts = _input_artifacts(entry, wiring, opts)
     template: dict[str, Any] = {
         "name": "",  # named once the templates are grouped
         "metadata": {"annotations": _annotations(ir, node, entry, document)},
@@ -179,6 +158,38 @@ def step_template(
             "backoff": dict(RETRY_BACKOFF),
         }
     return StepTemplate(template, arg_artifacts, parameters, entry)
+
+
+def _input_artifacts(
+    entry: dict[str, Any], wiring: Wiring, opts: PodOptions
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The template's input artifacts and the task's arguments for them: each input and, beside
+    it, the result record of the upstream that wrote it. Sets each leaf's ``record`` (or, with
+    a store, drops its ``path`` and ``record``: nothing passes through Argo)."""
+    inputs = NameTable(limit=1 << 16)
+    inputs.take(MANIFEST_ARTIFACT)
+    declared: list[dict[str, Any]] = []
+    passed: list[dict[str, str]] = []
+    for leaf in _leaves(entry["inputs"]):
+        if opts.store:
+            # Read by digest from the store, the record from runs/<run id>/: no file, no
+            # Argo artifact, nothing per input in the Workflow.
+            leaf.pop("path", None)
+            leaf.pop("record", None)
+            continue
+        stem = _stem(leaf["path"], leaf["extension"])
+        # Named after the input, not the upstream: every call of the function has the same.
+        leaf["record"] = f"{RECORDS}/{stem}.json"
+        up, task = leaf["from"]["step"], wiring.task[leaf["from"]["step"]]
+        art = inputs.take(artifact_name(stem.replace("/", "-")))
+        rec = inputs.take(artifact_name(RECORD_ARTIFACT + stem.replace("/", "-")))
+        declared.append({"name": art, "path": f"{INPUTS}/{leaf['path']}"})
+        declared.append({"name": rec, "path": f"{INPUTS}/{leaf['record']}"})
+        source = wiring.outputs[(up, leaf["from"]["output"])]
+        passed.append({"name": art, "from": _task_artifact(task, source)})
+        passed.append({"name": rec, "from": _task_artifact(task, RESULT_ARTIFACT)})
+    declared.extend(_data_artifacts(entry["inputs"], inputs, opts.key_prefix))
+    return declared, passed
 
 
 def output_names(node: IRNode, entry: dict[str, Any]) -> dict[str, str]:
