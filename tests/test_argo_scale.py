@@ -136,3 +136,33 @@ def _publish(store: S3Store, local: dict[str, Any], cache: Path, skip: set[str])
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, [n for n in local if n not in skip]))
+
+
+def test_the_store_comes_from_the_flag_the_rule_or_the_run_config(workspace: Path) -> None:
+    source = (REPO / "examples" / "wide.py").read_text().replace("CALLS = 2000", "CALLS = 3")
+    (workspace / "flows.py").write_text(source)
+    (workspace / "prod.yaml").write_text("version: 1\nargo:\n  store: s3://prod/axl\n")
+    (workspace / "BUILD").write_text(
+        'axl_workflow(name = "wide", workflow = "flows.py:Wide")\n'
+        'argo_workflow(name = "wide_argo", workflow = ":wide", store = "s3://rule/axl")\n'
+    )
+
+    def store_of(text: str) -> str:
+        _, workflow = yaml.safe_load_all(text)
+        args = template(workflow, "work")["container"]["args"]
+        return str(args[args.index("--store") + 1])
+
+    flag = axl("compile", "-t", "argo", "-m", "flows.py:Wide", "--store", "s3://b/p", cwd=workspace)
+    assert store_of(flag.out) == "s3://b/p"
+    config = axl(
+        "compile", "-t", "argo", "-m", "flows.py:Wide", "--config", "prod.yaml", cwd=workspace
+    )
+    assert store_of(config.out) == "s3://prod/axl"
+    built = axl("build", "//:wide_argo", cwd=workspace)
+    assert built.code == 0, built.err
+    assert store_of((workspace / "workspace/targets/wide_argo.yaml").read_text()) == "s3://rule/axl"
+    bad = axl("compile", "-t", "argo", "-m", "flows.py:Wide", "--store", "/mnt/x", cwd=workspace)
+    assert (bad.code, bad.err.splitlines()[0]) == (
+        2,
+        "error: artifact store '/mnt/x' is not one every pod can reach",
+    )
