@@ -53,6 +53,7 @@ RECORD_ARTIFACT = "axl-record-"
 STEP_PARAMETER = "step"
 
 ANNOTATION_STEP = "axl.dev/step"
+ANNOTATION_KEY = "axl.dev/action-key"
 ANNOTATION_KEY_PARTS = "axl.dev/key-parts"
 
 #: Step resources with a Kubernetes name of their own; others pass through as written.
@@ -131,7 +132,7 @@ def step_template(
     in_artifacts, arg_artifacts = _input_artifacts(entry, wiring, opts)
     template: dict[str, Any] = {
         "name": "",  # named once the templates are grouped
-        "metadata": {"annotations": _annotations(ir, node, entry, document)},
+        "metadata": {"annotations": _function_annotations(ir, node, entry, document)},
     }
     template_inputs: dict[str, Any] = {}
     if params:
@@ -265,22 +266,43 @@ def resources(node: IRNode) -> dict[str, dict[str, str]]:
 def _annotations(
     ir: IRWorkflow, node: IRNode, entry: dict[str, Any], document: Mapping[str, Any]
 ) -> dict[str, str]:
+    """One node's annotations: its name, its key when known, and its key-parts digest (what the
+    KFP emitter puts on each of its tasks)."""
+    notes = {ANNOTATION_STEP: node.name}
+    if entry.get("key"):
+        notes[ANNOTATION_KEY] = entry["key"]
+    notes[ANNOTATION_KEY_PARTS] = _key_parts(ir, node.name, entry, document)
+    return notes
+
+
+def _function_annotations(
+    ir: IRWorkflow, node: IRNode, entry: dict[str, Any], document: Mapping[str, Any]
+) -> dict[str, str]:
     # A template serves every call of its step function: it names the function, and its digest
     # covers what those calls share (code, options, dependencies), so it is equal across two
     # emissions exactly when nothing about the function changed. Each call's key (identity and
     # inputs added) is the runner's to compute, and is in its result record.
-    notes = {ANNOTATION_STEP: node.step}
+    return {
+        ANNOTATION_STEP: node.step,
+        ANNOTATION_KEY_PARTS: _key_parts(ir, node.step, entry, document),
+    }
+
+
+def _key_parts(
+    ir: IRWorkflow, step: str, entry: dict[str, Any], document: Mapping[str, Any]
+) -> str:
+    """A digest of every part of the action key known before the run (all but the inputs'
+    digests, and the Python and platform the pod adds)."""
     parts = entry.get("key_parts", {})
-    notes[ANNOTATION_KEY_PARTS] = key_digest(
+    return key_digest(
         "argo-key-parts",
         {
-            "identity": {"workflow": ir.name, "step": node.step},
+            "identity": {"workflow": ir.name, "step": step},
             "code": parts.get("code", {}),
             "options": parts.get("options", {}),
             "environment": document.get("environment", {}),
         },
     )
-    return notes
 
 
 def _params_manifest(
