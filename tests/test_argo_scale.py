@@ -166,3 +166,18 @@ def test_the_store_comes_from_the_flag_the_rule_or_the_run_config(workspace: Pat
         2,
         "error: artifact store '/mnt/x' is not one every pod can reach",
     )
+
+
+def test_with_a_store_workspace_data_still_comes_from_the_artifact_repository() -> None:
+    bundle = example_bundle("examples/movies.py:MovieStats")
+    options = ArgoOptions(store="s3://bucket/axl", artifact_key_prefix="axl/movies")
+    _, workflow = emit_objects(bundle, options)
+    load = template(workflow, "load")
+    # The upstream's output comes from the store; the data file, keyed at compile time, is
+    # still an input artifact by digest, in the folder the runner reads it from.
+    (data,) = load["inputs"]["artifacts"]
+    assert data["s3"]["key"].startswith("axl/movies/data/")
+    args = load["container"]["args"]
+    assert args[args.index("--inputs") + 1] == "/axl/inputs"
+    assert data["path"].startswith("/axl/inputs/")
+    assert "artifacts" not in template(workflow, "main")["dag"]["tasks"][1].get("arguments", {})

@@ -223,8 +223,9 @@ def _container(node: IRNode, step: str, opts: PodOptions, *, by_reference: bool)
         args = ["--manifest", manifest_ref.PATH, "--manifest-digest", opts.manifest_digest]
     args += ["--step", step]
     if opts.store:
-        # Inputs by digest from the store, upstream records from runs/<workflow name>/.
-        args += ["--store", opts.store, "--run-id", "{{workflow.name}}"]
+        # Inputs by digest from the store, upstream records from runs/<workflow name>/; the
+        # input folder holds only workspace data (input artifacts from --artifact-repo).
+        args += ["--store", opts.store, "--run-id", "{{workflow.name}}", "--inputs", INPUTS]
         args += ["--result", f"{OUTPUTS}/{RESULT_FILE}"]
     else:
         args += ["--inputs", INPUTS, "--outputs", OUTPUTS]
