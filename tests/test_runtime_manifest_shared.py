@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from axl.runtime._manifest_shared import compact_text, expand, merge, share
 
 
 @pytest.fixture
-def flow(workspace: Path) -> Path:
+def flow(workspace: Path) -> Iterator[Path]:
     forget_modules()
     write_flow(workspace)
-    return workspace
+    yield workspace
+    forget_modules()  # the next test's module of the same name is another one
 
 
 def _wide(calls: int) -> dict[str, Any]:
