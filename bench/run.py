@@ -19,6 +19,7 @@ MODULES = [
     "bench_image",
     "bench_sources",
     "bench_audit",
+    "bench_emit_size",
 ]
 
 

@@ -153,6 +153,24 @@ MANIFEST = Manifest(
         "sources": {
             "examples/churn_workflow.py": "d33ea41af5b636af538e994b126d00a17eb386c4e081bf927b8e6aa5e2b44941",
         },
+        "shared": {
+            "leaf-0": {
+                "from": {"step": "params", "output": "seed"},
+                "digest": None,
+                "handler": "json",
+                "extension": "json",
+                "mode": "object",
+                "path": "seed.json",
+            },
+            "leaf-1": {
+                "from": {"step": "generate", "output": "out"},
+                "digest": None,
+                "handler": "parquet",
+                "extension": "parquet",
+                "mode": "object",
+                "path": "customers.parquet",
+            },
+        },
         "steps": {
             "params": {
                 "step": "params",
@@ -238,16 +256,7 @@ MANIFEST = Manifest(
                             "path": "n_customers.json",
                         },
                     },
-                    "seed": {
-                        "input": {
-                            "from": {"step": "params", "output": "seed"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "seed.json",
-                        },
-                    },
+                    "seed": {"input": {"shared": "leaf-0"}},
                 },
                 "outputs": [
                     {
@@ -282,18 +291,7 @@ MANIFEST = Manifest(
                     "qualname": "ChurnWorkflow.features",
                 },
                 "key": None,
-                "inputs": {
-                    "customers": {
-                        "input": {
-                            "from": {"step": "generate", "output": "out"},
-                            "digest": None,
-                            "handler": "parquet",
-                            "extension": "parquet",
-                            "mode": "object",
-                            "path": "customers.parquet",
-                        },
-                    },
-                },
+                "inputs": {"customers": {"input": {"shared": "leaf-1"}}},
                 "outputs": [
                     {
                         "name": "out",
@@ -329,23 +327,11 @@ MANIFEST = Manifest(
                 },
                 "key": None,
                 "inputs": {
-                    "seed": {
-                        "input": {
-                            "from": {"step": "params", "output": "seed"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "seed.json",
-                        },
-                    },
+                    "seed": {"input": {"shared": "leaf-0"}},
                     "table": {
                         "input": {
-                            "from": {"step": "features", "output": "out"},
-                            "digest": None,
-                            "handler": "parquet",
-                            "extension": "parquet",
-                            "mode": "object",
+                            "shared": "leaf-1",
+                            "from": {"step": "features"},
                             "path": "table.parquet",
                         },
                     },

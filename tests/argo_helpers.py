@@ -86,7 +86,7 @@ def task(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def manifest_of(tmpl: dict[str, Any], **parameters: str) -> dict[str, Any]:
-    """The IO manifest a template's pod reads, with its input parameters substituted."""
+    """The IO manifest the params template carries inline, its input parameters substituted."""
     art = next(a for a in tmpl["inputs"]["artifacts"] if a["name"] == "axl-manifest")
     text = art["raw"]["data"]
     for name, value in parameters.items():
@@ -94,6 +94,15 @@ def manifest_of(tmpl: dict[str, Any], **parameters: str) -> dict[str, Any]:
     assert not re.search(r"{{.*}}", text), "unsubstituted parameters left"
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+def workflow_manifest(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workflow's manifest, as the runner reads it from its ConfigMap (expanded)."""
+    from axl.runtime._manifest_shared import expand
+
+    (configmap,) = [o for o in objects if o["kind"] == "ConfigMap"]
+    data: dict[str, Any] = json.loads(configmap["data"]["manifest.json"])
+    return expand(data, "manifest")
 
 
 def local_run(

@@ -3,6 +3,7 @@
 :func:`rehearse` walks the entrypoint DAG in dependency order and, for each task, does what Argo
 does for a container template:
 
+0. mounts the ConfigMap volumes its container names (the ConfigMaps given with the Workflow);
 1. substitutes ``{{workflow.parameters.*}}`` / ``{{inputs.parameters.*}}`` / ``{{workflow.name}}``
    in the task's arguments and the whole template (raw artifact data included, as Argo does);
 2. evaluates the task's ``when`` (comparisons, ``&&``, ``||``, ``!`` on literals);
@@ -25,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,9 @@ class TaskRun:
 
     task: str
     template: str
-    phase: str  # Succeeded, Failed, Skipped (when was false), Omitted (an upstream did not run)
+    #: Succeeded, Failed, Skipped (when was false), Omitted (an upstream did not run), Assumed
+    #: (not run: outside ``run_only``; counts as succeeded for the tasks after it)
+    phase: str
     exit_code: int | None = None
     stdout: str = ""
     stderr: str = ""
@@ -53,7 +57,7 @@ class TaskRun:
 
 
 def rehearse(
-    document: dict[str, Any],
+    document: dict[str, Any] | list[dict[str, Any]],
     *,
     workspace: Path,
     work: Path,
@@ -61,24 +65,31 @@ def rehearse(
     python: str = sys.executable,
     env: dict[str, str] | None = None,
     secrets: dict[tuple[str, str], str] | None = None,
+    run_only: Collection[str] | None = None,
 ) -> dict[str, TaskRun]:
     """Run ``document`` (a Workflow as a dict) locally; returns each task's run, in run order.
 
     Args:
-        document: The emitted Workflow.
+        document: The emitted Workflow, or the emitted objects (ConfigMaps, then the Workflow).
         workspace: The working folder of every container (the image's workspace).
         work: An empty folder for pod filesystems and saved artifacts.
         parameters: Submit-time overrides (``argo submit -p name=value``).
         python: The interpreter that stands in for the image's ``python``.
         env: Extra environment for every container.
         secrets: The cluster's Secrets, ``(name, key) -> value``, for ``secretKeyRef`` env.
+        run_only: Run only these tasks; the others are "Assumed" (their results must be where
+            the tasks that run look for them, e.g. in a store).
 
     Raises:
         RehearsalError: The DAG or a template is broken (a missing template, artifact or
             variable; an output file that was not written). A step that fails is not an error:
             its run has phase "Failed" and its dependents are omitted.
     """
-    spec = document["spec"]
+    objects = document if isinstance(document, list) else [document]
+    configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    workflow = next(o for o in objects if o["kind"] != "ConfigMap")
+    spec = workflow["spec"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
     params = {
         p["name"]: p.get("value", "") for p in spec.get("arguments", {}).get("parameters", [])
     }
@@ -100,11 +111,15 @@ def rehearse(
         runs[name] = run
         if not _may_start(task, runs):
             continue
+        if run_only is not None and name not in run_only:
+            run.phase = "Assumed"
+            continue
         when = task.get("when")
         if when is not None and not evaluate_when(_substitute(when, globals_, f"task {name}")):
             run.phase = "Skipped"
             continue
         pod = work / "pods" / name
+        _mount_volumes(name, template, volumes, configmaps, pod)
         _stage_inputs(task, template, runs, globals_, pod)
         values = _locals(task, template, globals_)
         environ = {**os.environ, **(env or {})}
@@ -149,6 +164,8 @@ def _may_start(task: dict[str, Any], runs: dict[str, TaskRun]) -> bool:
         if name not in runs:
             raise RehearsalError(f"task {task['name']!r} depends on unknown task {name!r}")
         phase = runs[name].phase
+        if phase == "Assumed":
+            phase = "Succeeded"
         if (result is None and phase not in ("Succeeded", "Skipped")) or (
             result is not None and phase != result
         ):
@@ -171,6 +188,31 @@ def _locals(
             raise RehearsalError(f"task {task['name']!r}: parameter {name!r} has no value")
         values[f"inputs.parameters.{name}"] = _substitute(item["value"], globals_, task["name"])
     return values
+
+
+def _mount_volumes(
+    task: str,
+    template: dict[str, Any],
+    volumes: dict[str, dict[str, Any]],
+    configmaps: dict[str, dict[str, Any]],
+    pod: Path,
+) -> None:
+    """Write the data of each ConfigMap the container mounts as files under its mount path."""
+    for mount in template.get("container", {}).get("volumeMounts", []):
+        volume = volumes.get(mount["name"])
+        if volume is None or "configMap" not in volume:
+            raise RehearsalError(
+                f"task {task!r}: mount {mount['name']!r} names no ConfigMap volume"
+            )
+        name = volume["configMap"]["name"]
+        if name not in configmaps:
+            raise RehearsalError(
+                f"task {task!r}: ConfigMap {name!r} does not exist (the pod would not start)"
+            )
+        folder = _pod_path(mount["mountPath"], pod)
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, value in configmaps[name].get("data", {}).items():
+            (folder / key).write_text(value, encoding="utf-8")
 
 
 def _stage_inputs(

@@ -37,7 +37,10 @@ def test_compile_writes_the_file_and_says_what_it_wrote(tmp_path: Path) -> None:
         "compile", "--target", "argo", "-m", "examples/tiny.py:Tiny", "--out", str(out), cwd=REPO
     )
     assert result.code == 0, result.err
-    assert result.out == f"wrote {out}: Workflow tiny: 3 steps, 12 KiB\n"
+    assert result.out == (
+        f"wrote {out}: Workflow tiny: 3 steps, 3 templates, 7 KiB; "
+        "ConfigMap tiny-manifest-" + _manifest_name_part() + ": 2 KiB\n"
+    )
     assert result.err.startswith("warning: spec.templates: image 'python:3.11-slim'")
     assert out.read_bytes() == (REPO / "tests" / "golden" / "argo" / "tiny.yaml").read_bytes()
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()
@@ -49,7 +52,8 @@ def test_compile_to_standard_output(workspace: Path) -> None:
     result = axl("compile", "-t", "argo", "-m", "flows.py:Tiny", "--image", PINNED, cwd=workspace)
     assert result.code == 0, result.err
     assert result.err == ""  # a pinned image: nothing to warn about
-    document = yaml.safe_load(result.out)
+    configmap, document = yaml.safe_load_all(result.out)
+    assert configmap["kind"] == "ConfigMap"
     assert check(document).errors == []
     assert {t["container"]["image"] for t in document["spec"]["templates"][1:]} == {PINNED}
 
@@ -91,7 +95,7 @@ def test_build_rule_writes_the_same_yaml_as_compile(workspace: Path) -> None:
     built = workspace / "workspace" / "targets" / "tiny_argo.yaml"
     compiled = axl("compile", "-t", "argo", "-m", "flows.py:Tiny", "--image", PINNED, cwd=workspace)
     assert built.read_text() == compiled.out
-    template = yaml.safe_load((built.parent / "tiny_template.yaml").read_text())
+    _, template = yaml.safe_load_all((built.parent / "tiny_template.yaml").read_text())
     assert template["kind"] == "WorkflowTemplate"
     assert template["spec"]["templates"][1]["outputs"]["artifacts"][0]["s3"] == {
         "key": "axl/tiny/{{workflow.name}}/params/out.json"
@@ -120,6 +124,13 @@ def test_build_rule_refuses_an_unpinned_image_and_follows_image_targets(workspac
     wrong = axl("build", "//:not_a_workflow", cwd=workspace)
     assert wrong.code == 2
     assert "workflow //:pinned is not an axl_workflow (it is argo_workflow)" in wrong.err
+
+
+def _manifest_name_part() -> str:
+    """The digest part of the tiny golden's ConfigMap name."""
+    golden = (REPO / "tests" / "golden" / "argo" / "tiny.yaml").read_text()
+    configmap = next(yaml.safe_load_all(golden))
+    return str(configmap["metadata"]["name"]).rsplit("-", 1)[1]
 
 
 def _umask() -> int:

@@ -12,10 +12,20 @@ from argo_helpers import (
     manifest_of,
     task,
     template,
+    workflow_manifest,
 )
 
-from axl.emit.argo import ArgoOptions, check, compile_argo, compile_target, dump_yaml, emit_workflow
+from axl.emit.argo import (
+    ArgoOptions,
+    check,
+    compile_argo,
+    compile_target,
+    dump_yaml,
+    emit_objects,
+    emit_workflow,
+)
 from axl.errors import EmitError, UsageError
+from axl.hashing import bytes_digest
 from axl.runtime._manifest import validate_manifest
 
 RUNNER = ["python", "-m", "axl.runtime"]
@@ -24,6 +34,10 @@ RUNNER = ["python", "-m", "axl.runtime"]
 @pytest.fixture(scope="module")
 def tiny() -> dict:
     return emit_workflow(example_bundle("examples/tiny.py:Tiny"))
+
+
+def tiny_objects() -> list[dict]:
+    return emit_objects(example_bundle("examples/tiny.py:Tiny"))
 
 
 @pytest.fixture
@@ -44,20 +58,42 @@ def test_one_dag_and_one_container_template_per_step(tiny: dict) -> None:
         ("make", "make", ["params"]),
         ("total", "total", ["make"]),
     ]
-    for name in ("params", "make", "total"):
+    params = template(tiny, "params")["container"]
+    assert params["command"] == RUNNER
+    assert params["args"] == [
+        "--manifest",
+        "/axl/manifest.json",
+        "--step",
+        "params",
+        "--inputs",
+        "/axl/inputs",
+        "--outputs",
+        "/axl/outputs",
+    ]
+    digest = tiny_objects()[0]["metadata"]["annotations"]["axl.dev/manifest-digest"]
+    for name in ("make", "total"):
         container = template(tiny, name)["container"]
         assert container["command"] == RUNNER
+        # The workflow's manifest from its ConfigMap, checked against the compiled digest; the
+        # call to run is the task's parameter.
         assert container["args"] == [
             "--manifest",
-            "/axl/manifest.json",
+            "/axl/manifest/manifest.json",
+            "--manifest-digest",
+            digest,
             "--step",
-            name,
+            "{{inputs.parameters.step}}",
             "--inputs",
             "/axl/inputs",
             "--outputs",
             "/axl/outputs",
         ]
-        assert container["image"] == "python:3.11-slim"  # Tiny declares no image: the default
+        assert container["volumeMounts"] == [
+            {"name": "axl-manifest", "mountPath": "/axl/manifest", "readOnly": True}
+        ]
+        assert task(tiny, name)["arguments"]["parameters"] == [{"name": "step", "value": name}]
+    for name in ("params", "make", "total"):
+        assert template(tiny, name)["container"]["image"] == "python:3.11-slim"  # the default
 
 
 def test_outputs_are_single_file_artifacts_at_fixed_paths(tiny: dict) -> None:
@@ -81,30 +117,36 @@ def test_inputs_come_from_upstream_outputs_with_their_records(tiny: dict) -> Non
     args = {a["name"]: a["from"] for a in task(tiny, "total")["arguments"]["artifacts"]}
     assert args == {
         "xs": "{{tasks.make.outputs.artifacts.out}}",
-        "axl-record-make": "{{tasks.make.outputs.artifacts.axl-result}}",
+        "axl-record-xs": "{{tasks.make.outputs.artifacts.axl-result}}",
     }
     paths = {a["name"]: a.get("path") for a in template(tiny, "total")["inputs"]["artifacts"]}
     assert paths == {
-        "axl-manifest": "/axl/manifest.json",
         "xs": "/axl/inputs/xs",
-        "axl-record-make": "/axl/inputs/axl-records/make.json",
+        "axl-record-xs": "/axl/inputs/axl-records/xs.json",
     }
-    leaf = manifest_of(template(tiny, "total"))["steps"]["total"]["inputs"]["xs"]["input"]
-    assert (leaf["path"], leaf["record"], leaf["handler"]) == (
-        "xs",
-        "axl-records/make.json",
-        "auto",
-    )
+    leaf = workflow_manifest(tiny_objects())["steps"]["total"]["inputs"]["xs"]["input"]
+    assert (leaf["path"], leaf["record"], leaf["handler"]) == ("xs", "axl-records/xs.json", "auto")
 
 
-def test_each_template_carries_a_valid_manifest_of_its_own_step(tiny: dict) -> None:
-    for name in ("make", "total"):
-        manifest = manifest_of(template(tiny, name))
-        validate_manifest(manifest)  # the runner's own check
-        assert list(manifest["steps"]) == [name]
-        assert manifest["environment"] == {"dependencies": manifest["environment"]["dependencies"]}
-        assert manifest["sources"] == {"examples/tiny.py": manifest["sources"]["examples/tiny.py"]}
-        assert manifest["steps"][name]["key_parts"]["code"]  # the runner recomputes the key
+def test_the_workflow_manifest_is_one_configmap_every_step_reads(tiny: dict) -> None:
+    configmap, workflow = tiny_objects()
+    assert workflow == tiny
+    assert configmap["kind"] == "ConfigMap"
+    assert configmap["immutable"] is True
+    text = configmap["data"]["manifest.json"]
+    digest = configmap["metadata"]["annotations"]["axl.dev/manifest-digest"]
+    assert digest == bytes_digest(text.encode())
+    assert configmap["metadata"]["name"] == f"tiny-manifest-{digest[:16]}"
+    assert tiny["spec"]["volumes"] == [
+        {"name": "axl-manifest", "configMap": {"name": configmap["metadata"]["name"]}}
+    ]
+    manifest = workflow_manifest([configmap])
+    validate_manifest(manifest)  # the runner's own check
+    assert list(manifest["steps"]) == ["make", "total"]  # params keeps its own, inline
+    assert manifest["environment"] == {"dependencies": manifest["environment"]["dependencies"]}
+    assert manifest["sources"] == {"examples/tiny.py": manifest["sources"]["examples/tiny.py"]}
+    for entry in manifest["steps"].values():
+        assert entry["key_parts"]["code"]  # the runner recomputes the key
 
 
 def test_params_are_workflow_parameters_overridable_at_submit(tiny: dict) -> None:
@@ -125,6 +167,7 @@ def test_params_are_workflow_parameters_overridable_at_submit(tiny: dict) -> Non
 
 
 def test_annotations_name_the_step_and_its_key_parts(tiny: dict) -> None:
+    # A template serves every call of its function: it names the function.
     notes = template(tiny, "total")["metadata"]["annotations"]
     assert notes["axl.dev/step"] == "total"
     assert len(notes["axl.dev/key-parts"]) == 64
@@ -180,12 +223,21 @@ class Names(Workflow):
         return self.main(self.shard_sum(1), self.shard_sum(2), self.shard_sum_1(3))
 """
     document = emit_workflow(bundle_from(workspace, source, "Names"))
-    names = [t["name"] for t in document["spec"]["templates"]]
+    tasks = [t["name"] for t in template(document, "main")["dag"]["tasks"]]
     # shard_sum-1 (second call) and shard_sum_1 (another step) both map to shard-sum-1;
     # a step called main meets the DAG's own name.
-    assert names == ["main", "shard-sum", "shard-sum-1", "shard-sum-1-2", "main-2"]
+    assert tasks == ["shard-sum", "shard-sum-1", "shard-sum-1-2", "main-2"]
+    # Templates: one per step function; the two calls of shard_sum share one.
+    names = [t["name"] for t in document["spec"]["templates"]]
+    assert names == ["main", "shard-sum", "shard-sum-1", "main-2"]
     steps = [template(document, n)["metadata"]["annotations"]["axl.dev/step"] for n in names[1:]]
-    assert steps == ["shard_sum", "shard_sum-1", "shard_sum_1", "main"]
+    assert steps == ["shard_sum", "shard_sum_1", "main"]
+    assert [task(document, t)["template"] for t in tasks] == [
+        "shard-sum",
+        "shard-sum",
+        "shard-sum-1",
+        "main-2",
+    ]
     assert document["metadata"]["generateName"] == "names-"
     assert check(document).errors == []
 
@@ -234,8 +286,10 @@ def test_options_kind_image_namespace_and_artifact_repository(tiny: dict) -> Non
     assert total["container"]["image"] == pinned
     keys = {a["name"]: a["s3"] for a in total["outputs"]["artifacts"]}
     assert keys == {
-        "out": {"key": "axl/runs/{{workflow.name}}/total/out.cloudpkl"},
-        "axl-result": {"key": "axl/runs/{{workflow.name}}/total/axl-result.json"},
+        "out": {"key": "axl/runs/{{workflow.name}}/{{inputs.parameters.step}}/out.cloudpkl"},
+        "axl-result": {
+            "key": "axl/runs/{{workflow.name}}/{{inputs.parameters.step}}/axl-result.json"
+        },
     }
     found = check(document)
     assert found.errors == []
@@ -262,7 +316,12 @@ def test_emission_is_deterministic(workspace: Path) -> None:
     bundle = bundle_from(workspace, OPTIONS_WORKFLOW, "Opts")
     first, again = compile_argo(bundle), compile_argo(bundle)
     assert first.text == again.text
-    assert first.summary == f"Workflow opts: 4 steps, {round(len(first.text) / 1024)} KiB"
+    configmap, workflow = (len(t.encode()) for t in first.text.split("---\n"))
+    name = emit_objects(bundle)[0]["metadata"]["name"]
+    assert first.summary == (
+        f"Workflow opts: 4 steps, 4 templates, {round(workflow / 1024)} KiB; "
+        f"ConfigMap {name}: {max(1, round(configmap / 1024))} KiB"
+    )
     assert [w.split(":")[0] for w in first.warnings] == ["spec.templates"]  # unpinned image
 
 

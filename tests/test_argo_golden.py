@@ -18,7 +18,7 @@ from conftest import REPO
 from golden_files import REGENERATE, check_golden
 
 from axl.emit import write_output
-from axl.emit.argo import check, dump_yaml
+from axl.emit.argo import check, dump_yaml, validate_objects
 
 GOLDEN = REPO / "tests" / "golden" / "argo"
 EXAMPLE = REPO / "examples" / "churn_argo.yaml"
@@ -100,10 +100,14 @@ def test_golden_argo_example_is_the_churn_golden() -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_argo_validates_and_round_trips(case: str) -> None:
     text = (GOLDEN / f"{case}.yaml").read_text(encoding="utf-8")
-    document = yaml.safe_load(text)
+    objects = list(yaml.safe_load_all(text))
+    # The manifest's ConfigMap, then the Argo object that mounts it.
+    assert [o["kind"] for o in objects[:-1]] == ["ConfigMap"]
+    document = objects[-1]
     found = check(document)
     assert found.errors == [], found.errors
-    assert dump_yaml(document) == text  # loads back to a dict that dumps to the same bytes
+    validate_objects(objects)
+    assert dump_yaml(objects) == text  # loads back to dicts that dump to the same bytes
     assert "&id0" not in text  # no anchors ...
     assert "*id0" not in text  # ... and no aliases
     # Nothing of the machine that compiled: no paths, no Python version or platform (those of

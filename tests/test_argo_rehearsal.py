@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
-from argo_helpers import OPTIONS_WORKFLOW, bundle_from, local_run, template
+from argo_helpers import OPTIONS_WORKFLOW, bundle_from, local_run, template, workflow_manifest
 from argo_rehearsal import RehearsalError, TaskRun, evaluate_when, rehearse
 from conftest import REPO
 
-from axl.emit.argo import emit_workflow
+from axl.emit.argo import emit_objects
 from axl.hashing import file_digest
 
 GOLDEN = REPO / "tests" / "golden" / "argo"
@@ -33,16 +33,18 @@ def _local_digests(args: list[str], cache: Path, cwd: Path = REPO) -> dict[str, 
     }
 
 
-def _rehearsed_digests(document: dict[str, Any], runs: dict[str, TaskRun]) -> dict[str, Any]:
+def _rehearsed_digests(document: Any, runs: dict[str, TaskRun]) -> dict[str, Any]:
     """Step -> output -> digest of the artifact files the rehearsal saved (checked against each
     step's result record)."""
     digests: dict[str, dict[str, str]] = {}
+    if isinstance(document, list):
+        document = document[-1]
     for run in runs.values():
         assert run.phase == "Succeeded", f"{run.task}: {run.phase}\n{run.stderr[-3000:]}"
         tmpl = template(document, run.template)
-        step = tmpl["metadata"]["annotations"]["axl.dev/step"]
         record = json.loads(run.outputs["axl-result"].read_text())
         assert record["status"] == "ok"
+        step = record["step"]
         files = {a["name"]: a["path"].rsplit("/", 1)[1] for a in tmpl["outputs"]["artifacts"]}
         digests[step] = {}
         for name, out in record["outputs"].items():
@@ -52,10 +54,10 @@ def _rehearsed_digests(document: dict[str, Any], runs: dict[str, TaskRun]) -> di
     return digests
 
 
-def _rehearse_golden(case: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, TaskRun]]:
-    document = yaml.safe_load((GOLDEN / f"{case}.yaml").read_text(encoding="utf-8"))
-    runs = rehearse(document, workspace=REPO, work=tmp_path / "argo")
-    return document, runs
+def _rehearse_golden(case: str, tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, TaskRun]]:
+    objects = list(yaml.safe_load_all((GOLDEN / f"{case}.yaml").read_text(encoding="utf-8")))
+    runs = rehearse(objects, workspace=REPO, work=tmp_path / "argo")
+    return objects, runs
 
 
 def test_tiny_rehearsal_matches_a_local_run(tmp_path: Path) -> None:
@@ -68,7 +70,7 @@ def test_tiny_rehearsal_matches_a_local_run(tmp_path: Path) -> None:
     }
     # The manifest's environment names the dependencies only; each pod's runner adds its own
     # Python and platform, so on this machine the pods' keys are axl run local's keys.
-    manifest = json.loads(template(document, "make")["inputs"]["artifacts"][0]["raw"]["data"])
+    manifest = workflow_manifest(document)
     assert set(manifest["environment"]) == {"dependencies"}
     for run in runs.values():
         record = json.loads(run.outputs["axl-result"].read_text())
@@ -95,7 +97,7 @@ def test_example_rehearsal_matches_a_local_run(case: str, args: list[str], tmp_p
 
 
 def test_submit_time_parameters_and_when(workspace: Path, tmp_path: Path) -> None:
-    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    document = emit_objects(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
     runs = rehearse(document, workspace=workspace, work=tmp_path / "default")
     phases = {name: run.phase for name, run in runs.items()}
     # use_gpu is false: the conditional step is skipped, and the step reading it omitted.
@@ -125,7 +127,7 @@ def test_submit_time_parameters_and_when(workspace: Path, tmp_path: Path) -> Non
 
 
 def test_a_submitted_parameter_that_is_not_json_is_named(workspace: Path, tmp_path: Path) -> None:
-    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    document = emit_objects(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
     runs = rehearse(document, workspace=workspace, work=tmp_path / "w", parameters={"mode": "fast"})
     assert (runs["params"].phase, runs["params"].exit_code) == ("Failed", 2)
     (error,) = [json.loads(line) for line in runs["params"].stderr.splitlines()]
@@ -135,17 +137,17 @@ def test_a_submitted_parameter_that_is_not_json_is_named(workspace: Path, tmp_pa
 
 
 def test_a_wrong_output_path_is_caught(workspace: Path, tmp_path: Path) -> None:
-    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    document = emit_objects(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
     broken = copy.deepcopy(document)
-    template(broken, "load-data")["outputs"]["artifacts"][0]["path"] = "/axl/outputs/out.pkl"
+    template(broken[-1], "load-data")["outputs"]["artifacts"][0]["path"] = "/axl/outputs/out.pkl"
     with pytest.raises(RehearsalError, match="'out' was not written at /axl/outputs/out.pkl"):
         rehearse(broken, workspace=workspace, work=tmp_path / "w")
 
 
 def test_a_wrong_input_path_fails_the_step(workspace: Path, tmp_path: Path) -> None:
-    document = emit_workflow(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
+    document = emit_objects(bundle_from(workspace, OPTIONS_WORKFLOW, "Opts"))
     broken = copy.deepcopy(document)
-    inputs = template(broken, "load-data")["inputs"]["artifacts"]
+    inputs = template(broken[-1], "load-data")["inputs"]["artifacts"]
     next(a for a in inputs if a["name"] == "rows")["path"] = "/axl/inputs/count.json"
     runs = rehearse(broken, workspace=workspace, work=tmp_path / "w")
     assert runs["load-data"].phase == "Failed"

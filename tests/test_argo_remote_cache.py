@@ -28,7 +28,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _compile(*args: str) -> dict[str, Any]:
+def _compile(*args: str) -> list[dict[str, Any]]:
+    """The emitted objects: the manifest's ConfigMap, then the Workflow."""
     proc = subprocess.run(
         [sys.executable, "-m", "axl", "compile", "--target", "argo", *TINY, *args],
         cwd=REPO,
@@ -37,12 +38,11 @@ def _compile(*args: str) -> dict[str, Any]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    document: dict[str, Any] = yaml.safe_load(proc.stdout)
-    return document
+    return list(yaml.safe_load_all(proc.stdout))
 
 
-def _containers(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t["container"] for t in document["spec"]["templates"] if "container" in t]
+def _containers(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t["container"] for t in objects[-1]["spec"]["templates"] if "container" in t]
 
 
 def test_every_container_gets_the_remote_cache_and_the_secret_by_reference() -> None:
@@ -122,7 +122,7 @@ def test_a_resubmitted_workflow_skips_every_cached_step(nginx: Nginx, tmp_path: 
     record = json.loads(third["make"].outputs["axl-result"].read_text())
     assert record["cached"] is False
     assert "badly signed" in third["make"].stderr
-    assert template(document, "make")["container"]["env"][1]["name"] == "AXL_CACHE_SECRET"
+    assert template(document[-1], "make")["container"]["env"][1]["name"] == "AXL_CACHE_SECRET"
 
 
 def secrets_env() -> dict[str, str]:

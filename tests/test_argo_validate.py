@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from argo_helpers import example_bundle
 
-from axl.emit.argo import check, emit_workflow, validate
+from axl.emit.argo import check, emit_objects, emit_workflow, validate, validate_objects
 from axl.emit.argo._validate import MAX_BYTES, WARN_BYTES
 from axl.errors import EmitError
 
@@ -81,7 +81,7 @@ def _duplicate_artifact(doc: Doc) -> None:
 
 def _same_input_path(doc: Doc) -> None:
     inputs = _tmpl(doc, 3)["inputs"]["artifacts"]
-    inputs[2]["path"] = inputs[1]["path"]
+    inputs[1]["path"] = inputs[0]["path"]
 
 
 def _two_types(doc: Doc) -> None:
@@ -167,6 +167,16 @@ BROKEN: list[tuple[str, Callable[[Doc], None], str]] = [
         "A=B",
     ),
     ("bad retry limit", _set("spec.templates.3.retryStrategy.limit", "two"), "whole number"),
+    (
+        "mount names no volume",
+        _set("spec.templates.3.container.volumeMounts.0.name", "axl-manifests"),
+        "names no volume of the workflow: 'axl-manifests'",
+    ),
+    (
+        "missing step parameter",
+        _set("spec.templates.0.dag.tasks.2.arguments.parameters", []),
+        "needs parameter 'step'",
+    ),
 ]
 
 
@@ -218,3 +228,20 @@ def test_pinned_images_draw_no_warning(base: Doc) -> None:
     for tmpl in doc["spec"]["templates"][1:]:
         tmpl["container"]["image"] = "reg.example/tiny@sha256:" + "0" * 64
     assert check(doc).warnings == []
+
+
+def test_the_manifest_configmap_is_checked_with_the_workflow() -> None:
+    configmap, workflow = emit_objects(example_bundle("examples/tiny.py:Tiny"))
+    assert validate_objects([configmap, workflow]) == validate(workflow)
+    other = copy.deepcopy(configmap)
+    other["metadata"]["name"] = "tiny-manifest-0000"
+    with pytest.raises(EmitError, match="ConfigMap 'tiny-manifest-0000' is not a volume"):
+        validate_objects([other, workflow])
+    huge = copy.deepcopy(configmap)
+    text = huge["data"]["manifest.json"]
+    huge["data"]["manifest.json"] = text + " " * (1024 * 1024)
+    with pytest.raises(EmitError) as caught:
+        validate_objects([huge, workflow])
+    assert "the manifest of 2 steps is 1026 KiB in ConfigMap" in caught.value.message
+    assert "(a size limit of Kubernetes, not a bug in axl)" in caught.value.message
+    assert "withParam" in (caught.value.hint or "")

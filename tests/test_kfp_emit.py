@@ -121,7 +121,8 @@ def test_key_parts_annotation_equals_argo_s(workspace: Path) -> None:
     write(workspace / "flows.py", FLOWS)
     _, platform = _compile(workspace, "flows.py:Typed", "--image", PINNED)
     argo = axl("compile", "-t", "argo", "-m", "flows.py:Typed", "--image", PINNED, cwd=workspace)
-    templates = yaml.safe_load(argo.out)["spec"]["templates"][1:]
+    *_, workflow = yaml.safe_load_all(argo.out)  # the manifest's ConfigMap, then the Workflow
+    templates = workflow["spec"]["templates"][1:]
     argo_parts = {t["name"]: t["metadata"]["annotations"]["axl.dev/key-parts"] for t in templates}
     pods = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     kfp_parts = {

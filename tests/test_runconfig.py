@@ -15,6 +15,7 @@ from conftest import axl, write
 from dagster_helpers import report_digests, report_keys
 
 from axl.emit.argo import check
+from axl.runtime._manifest_shared import expand
 
 DEV = """
 version: 1
@@ -77,6 +78,10 @@ def _expand(document: Any) -> Any:
         if isinstance(raw, dict) and isinstance(raw.get("data"), str):
             # Argo substitutes the params' JSON text into the params manifest: stand-ins here.
             raw["data"] = json.loads(re.sub(r"\{\{[^}]*\}\}", '"@"', raw["data"]))
+        data = out.get("data")
+        if isinstance(data, dict) and isinstance(data.get("manifest.json"), str):
+            # The workflow's manifest in its ConfigMap, as the runner reads it.
+            data["manifest.json"] = expand(json.loads(data["manifest.json"]), "manifest")
         return out
     if isinstance(document, list):
         return [_expand(v) for v in document]
@@ -84,11 +89,12 @@ def _expand(document: Any) -> Any:
 
 
 def test_dev_and_prod_argo_differ_only_in_configured_fields(flow: Path) -> None:
-    dev = yaml.safe_load(_compile(flow, "argo", "configs/dev.yaml"))
-    prod = yaml.safe_load(_compile(flow, "argo", "configs/prod.yaml"))
+    dev_manifest, dev = yaml.safe_load_all(_compile(flow, "argo", "configs/dev.yaml"))
+    prod_manifest, prod = yaml.safe_load_all(_compile(flow, "argo", "configs/prod.yaml"))
     assert check(dev).errors == []
     assert check(prod).errors == []
-    a, b = _paths(_expand(dev)), _paths(_expand(prod))
+    a = _paths(_expand({"manifest": dev_manifest, "workflow": dev}))
+    b = _paths(_expand({"manifest": prod_manifest, "workflow": prod}))
     differing = {p for p in a.keys() | b.keys() if a.get(p) != b.get(p)}
     allowed = (
         "/metadata/namespace",
@@ -101,12 +107,25 @@ def test_dev_and_prod_argo_differ_only_in_configured_fields(flow: Path) -> None:
         # digests the whole IR (resources and retries included): never a step's key.
         "/raw/data/steps/",
         "/raw/data/workflow/hash",
+        "/manifest.json/steps/",
+        "/manifest.json/workflow/hash",
         "/annotations/axl.dev/workflow-hash",
+        # So the manifest's ConfigMap is another one (named after its digest), and every pod
+        # checks that digest (the argument after --manifest-digest).
+        "/manifest/metadata/name",
+        "/manifest/metadata/namespace",
+        "/manifest/metadata/annotations/axl.dev/manifest-digest",
+        "/spec/volumes[axl-manifest]/configMap/name",
+        "/container/args[3]",
     )
     assert differing
     unexpected = sorted(p for p in differing if not any(x in p for x in allowed))
     assert unexpected == []
-    in_manifests = {p.rsplit("/", 1)[-1] for p in differing if "/raw/data/steps/" in p}
+    in_manifests = {
+        p.rsplit("/", 1)[-1]
+        for p in differing
+        if "/raw/data/steps/" in p or "/manifest.json/steps/" in p
+    }
     assert in_manifests <= {"cpu", "memory", "retries"}, in_manifests
     # What keys a step is the same: its key-parts annotation.
     assert not [p for p in differing if "key-parts" in p]
@@ -278,8 +297,8 @@ def test_rule_configs_reach_argo_and_dagster_targets(flow: Path) -> None:
     res = axl("build", "//:opts_argo", "//:opts_argo_dev", "//:opts_dagster", "--cache-dir", "c")
     assert res.code == 0, res.out + res.err
     out = flow / "workspace" / "targets"
-    prod = yaml.safe_load((out / "opts_argo.yaml").read_text())
-    dev = yaml.safe_load((out / "opts_argo_dev.yaml").read_text())
+    _, prod = yaml.safe_load_all((out / "opts_argo.yaml").read_text())
+    _, dev = yaml.safe_load_all((out / "opts_argo_dev.yaml").read_text())
     assert (prod["metadata"]["namespace"], dev["metadata"]["namespace"]) == ("ml-prod", "ml-dev")
     assert "RetryPolicy(max_retries=4" in (out / "opts_dagster.py").read_text()
     # Two workflow targets whose configs name different remote caches cannot share one build.

@@ -76,13 +76,23 @@ def compile_command(
             "AXL_CACHE_SECRET from, to sign and check remote cache records.",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            help="argo: pods write their outputs to this artifact store (s3://bucket/prefix) "
+            "and read their inputs from it by digest, instead of passing Argo artifacts "
+            "(for large fan-ins).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Compile a workflow for another system; validate the result before writing it.
 
-    --target argo writes one Argo Workflow (or WorkflowTemplate): submit it with
-    `argo submit FILE` or `kubectl create -f FILE`.
+    --target argo writes the ConfigMap holding the workflow's manifest and the Argo Workflow
+    (or WorkflowTemplate): `kubectl create -f FILE` creates both.
     --target kfp writes a Kubeflow Pipelines v2 pipeline spec: upload it with
     `kfp pipeline create -p NAME FILE` or kfp.Client().upload_pipeline(FILE).
     --target dagster writes a Python module defining a Dagster job: run it with
@@ -105,6 +115,7 @@ def compile_command(
             "artifact_repo_ref": artifact_repo_ref,
             "remote_cache": remote_cache,
             "cache_secret_ref": cache_secret_ref,
+            "store": store,
         },
     )
     for warning in compiled.warnings:

@@ -202,6 +202,7 @@ register(
             Attr("kind", STRING, doc="Workflow (default) or WorkflowTemplate."),
             Attr("artifact_repo", STRING, doc="S3 key prefix of the output artifacts."),
             Attr("artifact_repo_ref", STRING, doc="CONFIGMAP[:KEY] of an artifact repository."),
+            Attr("store", STRING, doc="s3://bucket/prefix: inputs by digest, no artifacts."),
             Attr("config", STRING, doc="A run config (default: the workflow target's)."),
         ),
         builder="axl.emit.argo._target:build_argo_target",

@@ -1,6 +1,7 @@
 """``python -m axl.runtime``: run one step of an IO manifest (see ``runner/SPEC.md``).
 
-    python -m axl.runtime --manifest PATH --step NAME [--inputs DIR] [--outputs DIR]
+    python -m axl.runtime --manifest PATH [--manifest-digest D] --step NAME
+                          [--inputs DIR] [--outputs DIR]
                           [--store URL] [--run-id ID] [--result PATH] [--workspace DIR]
                           [--remote-cache URL] [--[no-]remote-upload] [--no-cache]
                           [--setup-env]
@@ -30,6 +31,7 @@ EXIT_INTERRUPTED = 130
 #: option -> environment variable it defaults from.
 ENV = {
     "manifest": "AXL_MANIFEST",
+    "manifest_digest": "AXL_MANIFEST_DIGEST",
     "step": "AXL_STEP",
     "inputs": "AXL_INPUTS",
     "outputs": "AXL_OUTPUTS",
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--manifest", help="The IO manifest (JSON). [AXL_MANIFEST]")
+    add(
+        "--manifest-digest",
+        metavar="DIGEST",
+        help="Refuse a manifest whose BLAKE3 digest is not DIGEST. [AXL_MANIFEST_DIGEST]",
+    )
     add("--step", help="The node name of the step to run. [AXL_STEP]")
     add("--inputs", help="Folder holding the input files the manifest names. [AXL_INPUTS]")
     add("--outputs", help="Folder to write the output files into. [AXL_OUTPUTS]")
@@ -108,6 +115,7 @@ def parse(argv: Sequence[str]) -> tuple[RunRequest, bool]:
 
     request = RunRequest(
         manifest=Path(str(values["manifest"])),
+        manifest_digest=values["manifest_digest"],
         step=str(values["step"]),
         inputs=path("inputs"),
         outputs=path("outputs"),

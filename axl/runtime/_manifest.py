@@ -297,12 +297,16 @@ def project_sources(root: Path) -> dict[str, str]:
 # -- loading and validation -------------------------------------------------------------------
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
-    """Read and validate the manifest at ``path``.
+def load_manifest(path: Path, digest: str | None = None) -> dict[str, Any]:
+    """Read and validate the manifest at ``path`` (compact ones expanded first).
+
+    Args:
+        path: The manifest file.
+        digest: The BLAKE3 digest its bytes must have (``--manifest-digest``), if any.
 
     Raises:
-        RunnerError: It cannot be read, is not JSON, has another version, breaks the schema or
-            names a path outside the run's folders.
+        RunnerError: It cannot be read, has another digest, is not JSON, has another version,
+            breaks the schema or names a path outside the run's folders.
     """
     try:
         raw = path.read_bytes()
@@ -311,12 +315,20 @@ def load_manifest(path: Path) -> dict[str, Any]:
             f"cannot read manifest {path}: {exc.strerror or exc}",
             hint="pass --manifest PATH (or set AXL_MANIFEST) to a manifest axl emitted",
         ) from None
+    if digest is not None:
+        from axl.runtime._manifest_shared import check_digest
+
+        check_digest(path, raw, digest)
     try:
         data = json.loads(raw)
     except ValueError as exc:
         from axl.runtime._manifest_text import not_json_error
 
         raise not_json_error(path, raw, exc) from None
+    if isinstance(data, dict):
+        from axl.runtime._manifest_shared import expand
+
+        data = expand(data, f"manifest {path}")
     validate_manifest(data, where=f"manifest {path}")
     return dict(data)
 

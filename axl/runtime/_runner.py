@@ -57,6 +57,9 @@ class RunRequest:
 
     manifest: Path
     step: str
+    #: The BLAKE3 digest the manifest's bytes must have (a manifest stored apart from the
+    #: workflow, e.g. Argo's ConfigMap), or None.
+    manifest_digest: str | None = None
     inputs: Path | None = None
     outputs: Path | None = None
     store: str | None = None
@@ -98,7 +101,7 @@ def run(request: RunRequest, log: JsonLog) -> int:
     result = _Result(request.step)
     store: ArtifactStore | None = None
     try:
-        manifest = load_manifest(request.manifest)
+        manifest = load_manifest(request.manifest, request.manifest_digest)
         workflow = manifest["workflow"]
         log.bind(workflow=workflow["name"], step=request.step)
         result.data["workflow"] = workflow["name"]

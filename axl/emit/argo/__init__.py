@@ -1,7 +1,9 @@
-"""The Argo Workflows emitter: a workflow -> one ``Workflow`` (or ``WorkflowTemplate``) YAML.
+"""The Argo Workflows emitter: a workflow -> its manifest's ConfigMap and one ``Workflow`` (or
+``WorkflowTemplate``), as one YAML file of two documents.
 
-``emit_workflow`` builds the object (a dict), ``validate`` checks it against Argo's schema and
-the semantic rules Argo applies at submission, ``dump_yaml`` writes it byte-stably.
+``emit_objects`` builds the objects (dicts; ``emit_workflow`` the Argo one alone), ``validate``
+checks the Argo object against Argo's schema and the semantic rules Argo applies at submission
+(``validate_objects`` both objects, sizes included), ``dump_yaml`` writes them byte-stably.
 ``compile_argo`` does all three; ``compile_target`` is what ``axl compile --target argo`` calls.
 """
 
@@ -11,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from axl.emit import Compiled, WorkflowBundle
-from axl.emit.argo._emit import ArgoOptions, emit_workflow, workflow_name
-from axl.emit.argo._validate import Findings, Problem, check, validate
+from axl.emit.argo._emit import ArgoOptions, emit_objects, emit_workflow, workflow_name
+from axl.emit.argo._validate import Findings, Problem, check, validate, validate_objects
 from axl.emit.argo._yaml import dump_yaml
 from axl.errors import UsageError
 
@@ -24,8 +26,10 @@ __all__ = [
     "compile_argo",
     "compile_target",
     "dump_yaml",
+    "emit_objects",
     "emit_workflow",
     "validate",
+    "validate_objects",
     "workflow_name",
 ]
 
@@ -38,6 +42,7 @@ OPTIONS = {
     "artifact_repo_ref": "artifact_repository",
     "remote_cache": "remote_cache",
     "cache_secret_ref": "cache_secret",
+    "store": "store",
 }
 
 
@@ -47,13 +52,23 @@ def compile_argo(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> 
     Raises:
         EmitError: The workflow cannot be emitted, or the result fails validation.
     """
-    document = emit_workflow(bundle, options)
-    warnings = [*validate(document), *data_notes(bundle, options or ArgoOptions())]
-    text = dump_yaml(document)
+    objects = emit_objects(bundle, options)
+    warnings = [*validate_objects(objects), *data_notes(bundle, options or ArgoOptions())]
+    texts = [dump_yaml(item) for item in objects]
+    document = objects[-1]
     steps = len(bundle.ir.nodes)
-    size = max(1, round(len(text.encode()) / 1024))
-    summary = f"{document['kind']} {workflow_name(bundle.ir)}: {steps} steps, {size} KiB"
-    return Compiled(text, tuple(warnings), summary)
+    templates = len(document["spec"]["templates"]) - 1
+    summary = (
+        f"{document['kind']} {workflow_name(bundle.ir)}: {steps} steps, {templates} templates, "
+        f"{_kib(texts[-1])}"
+    )
+    if len(objects) > 1:
+        summary += f"; ConfigMap {objects[0]['metadata']['name']}: {_kib(texts[0])}"
+    return Compiled("---\n".join(texts), tuple(warnings), summary)
+
+
+def _kib(text: str) -> str:
+    return f"{max(1, round(len(text.encode()) / 1024))} KiB"
 
 
 def data_notes(bundle: WorkflowBundle, options: ArgoOptions) -> list[str]:

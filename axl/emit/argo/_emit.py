@@ -1,15 +1,14 @@
-"""IR -> an Argo ``Workflow`` (or ``WorkflowTemplate``) as a dict. Pure: no files, no cluster.
+"""IR -> an Argo ``Workflow`` (or ``WorkflowTemplate``) and its manifest's ConfigMap, as dicts.
 
-Shape: one DAG template (the entrypoint, ``main``) with one task per step, and one container
-template per step (:mod:`axl.emit.argo._pods`). Data moves as artifacts: each output is an output
-artifact, each input an input artifact ``from: "{{tasks.<t>.outputs.artifacts.<a>}}"``. The
-params step's values are workflow parameters (``spec.arguments.parameters``, one per key, each
-holding the value's JSON text), so ``argo submit -p key=value`` overrides them.
-
-Why the IO manifest travels as a ``raw`` input artifact of each step's template rather than a
-ConfigMap: the workflow stays one self-contained object (``kubectl create -f`` of one file, no
-second object to create, version and garbage-collect, no name clash between two submissions),
-and each template carries only its own step's entry, so the size grows linearly with the steps.
+Pure: no files, no cluster. Shape: one DAG template (the entrypoint, ``main``) with one task per
+step, and one container template per step *function* (:mod:`axl.emit.argo._pods`): calls of a
+function share it, and a task carries only what differs (the node's name as parameter ``step``,
+its upstream artifacts, its ``when``). The whole workflow's IO manifest is stored once, in a
+ConfigMap every pod mounts (:mod:`axl.emit.argo._manifest`). Data moves as artifacts (each input
+an input artifact ``from: "{{tasks.<t>.outputs.artifacts.<a>}}"``), or, with a store, by digest
+through the store (no artifact per input: a fan-in of thousands of calls stays small). The params
+step's values are workflow parameters (``spec.arguments.parameters``, one per key, each holding
+the value's JSON text), so ``argo submit -p key=value`` overrides them.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from axl.emit._bundle import WorkflowBundle
+from axl.emit.argo import _manifest as manifest_ref
 from axl.emit.argo._names import (
     DNS1123_SUBDOMAIN,
     PARAM_OR_ARTIFACT,
@@ -28,7 +28,7 @@ from axl.emit.argo._names import (
     NameTable,
     dns_label,
 )
-from axl.emit.argo._pods import Wiring, output_names, step_template
+from axl.emit.argo._pods import PodOptions, StepTemplate, Wiring, output_names, step_template
 from axl.errors import EmitError, UsageError
 from axl.hashing import canonical_json
 from axl.ir import IRWorkflow
@@ -53,6 +53,9 @@ class ArgoOptions:
         kind: ``Workflow`` (submit it) or ``WorkflowTemplate`` (register it, submit from it).
         image: The image every step runs in (default: the workflow's ``image``). Pin it by
             digest (``repo/name@sha256:...``) so the pods run the code that was compiled.
+        store: An artifact store every pod reaches (``s3://bucket/prefix``): steps write their
+            outputs there and read their inputs from it by digest, so no task passes an
+            artifact per input (what lets a fan-in of thousands of calls fit in one Workflow).
         namespace: ``metadata.namespace``, if any.
         artifact_key_prefix: Store outputs as key-only S3 artifacts under this key prefix
             (``<prefix>/<workflow name>/<task>/<file>``); bucket, endpoint and credentials come
@@ -69,6 +72,7 @@ class ArgoOptions:
 
     kind: str = "Workflow"
     image: str | None = None
+    store: str | None = None
     namespace: str | None = None
     artifact_key_prefix: str | None = None
     artifact_repository: str | None = None
@@ -98,6 +102,8 @@ class ArgoOptions:
                 )
         if self.remote_cache is not None:
             _check_remote(self.remote_cache)
+        if self.store is not None:
+            _check_store(self.store)
         if self.cache_secret is not None:
             if self.remote_cache is None:
                 raise UsageError(
@@ -142,8 +148,31 @@ def _check_remote(url: str) -> None:
         )
 
 
+def _check_store(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "s3" or not parts.netloc or "{{" in url:
+        raise UsageError(
+            f"artifact store {url!r} is not one every pod can reach",
+            hint="use s3://bucket/prefix (pods need S3 credentials of their own); a folder "
+            "would be each pod's own disk",
+        )
+
+
 def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) -> dict[str, Any]:
-    """The Argo object for ``bundle``'s workflow. Same arguments, same dict (and key order).
+    """The Argo object for ``bundle``'s workflow (without its manifest's ConfigMap).
+
+    Raises:
+        EmitError: A params key cannot be an Argo parameter name.
+    """
+    return emit_objects(bundle, options)[-1]
+
+
+def emit_objects(
+    bundle: WorkflowBundle, options: ArgoOptions | None = None
+) -> list[dict[str, Any]]:
+    """The Kubernetes objects of ``bundle``'s workflow, in the order to create them: the
+    manifest's ConfigMap (when a step other than params needs it), then the Argo object.
+    Same arguments, same dicts (and key order).
 
     Raises:
         EmitError: A params key cannot be an Argo parameter name.
@@ -161,22 +190,43 @@ def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) ->
     )
     document = {k: v for k, v in manifest.items() if k != "steps"}
     wiring = _wiring(ir, manifest["steps"])
-    image = opts.image or ir.image
-    tasks: list[dict[str, Any]] = []
-    templates: list[dict[str, Any]] = []
-    for node in ir.nodes:
-        step = step_template(
-            ir,
-            node,
-            manifest["steps"][node.name],
-            document,
-            wiring,
-            image=image,
-            key_prefix=opts.artifact_key_prefix,
-            env=opts.cache_env,
-        )
-        templates.append(step.template)
-        tasks.append(_task(ir, node.name, wiring, step.parameters, step.artifacts))
+    pods = PodOptions(
+        image=opts.image or ir.image,
+        key_prefix=opts.artifact_key_prefix,
+        env=tuple(opts.cache_env),
+        store=opts.store,
+    )
+    steps = {
+        n.name: step_template(ir, n, manifest["steps"][n.name], document, wiring, pods)
+        for n in ir.nodes
+    }
+    shared = {n: s.entry for n, s in steps.items() if ir.get_node(n).kind != "params"}
+    ref = None
+    if shared:
+        ref = manifest_ref.manifest_ref(workflow_name(ir), {**document, "steps": shared})
+    templates, names = _templates(ir, steps, ref)
+    tasks = [
+        _task(ir, n.name, names[n.name], wiring, steps[n.name].parameters, steps[n.name].artifacts)
+        for n in ir.nodes
+    ]
+    spec = _spec(ir, opts, ref)
+    spec["templates"] = [{"name": ENTRYPOINT, "dag": {"tasks": tasks}}, *templates]
+    workflow = {
+        "apiVersion": API_VERSION,
+        "kind": opts.kind,
+        "metadata": _metadata(ir, opts),
+        "spec": spec,
+    }
+    if ref is None:
+        return [workflow]
+    labels = {LABEL_WORKFLOW: workflow_name(ir)}
+    return [manifest_ref.configmap(ref, labels=labels, namespace=opts.namespace), workflow]
+
+
+def _spec(
+    ir: IRWorkflow, opts: ArgoOptions, ref: manifest_ref.ManifestRef | None
+) -> dict[str, Any]:
+    """The Workflow's spec but its templates."""
     spec: dict[str, Any] = {"entrypoint": ENTRYPOINT}
     parameters = workflow_parameters(ir)
     if parameters:
@@ -184,13 +234,33 @@ def emit_workflow(bundle: WorkflowBundle, options: ArgoOptions | None = None) ->
     if opts.artifact_repository:
         configmap, _, key = opts.artifact_repository.partition(":")
         spec["artifactRepositoryRef"] = {"configMap": configmap, **({"key": key} if key else {})}
-    spec["templates"] = [{"name": ENTRYPOINT, "dag": {"tasks": tasks}}, *templates]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": opts.kind,
-        "metadata": _metadata(ir, opts),
-        "spec": spec,
-    }
+    if ref is not None:
+        spec["volumes"] = [ref.volume]
+    return spec
+
+
+def _templates(
+    ir: IRWorkflow, steps: dict[str, StepTemplate], ref: manifest_ref.ManifestRef | None
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One template per distinct container template (calls of a step function share one),
+    named after the function; returns them and each node's template name."""
+    table = NameTable()
+    table.take(ENTRYPOINT)
+    by_content: dict[str, dict[str, Any]] = {}
+    names: dict[str, str] = {}
+    for node in ir.nodes:
+        template = steps[node.name].template
+        if ref is not None and node.kind != "params":
+            # The digest is known only now (the manifest holds the entries the templates
+            # completed): it goes in before templates are compared.
+            args = template["container"]["args"]
+            args[args.index("--manifest-digest") + 1] = ref.digest
+        content = canonical_json(template)
+        if content not in by_content:
+            named = {**template, "name": table.take(dns_label(node.step))}
+            by_content[content] = named
+        names[node.name] = by_content[content]["name"]
+    return list(by_content.values()), names
 
 
 def workflow_name(ir: IRWorkflow) -> str:
@@ -240,12 +310,13 @@ def _wiring(ir: IRWorkflow, entries: dict[str, Any]) -> Wiring:
 def _task(
     ir: IRWorkflow,
     name: str,
+    template: str,
     wiring: Wiring,
     parameters: list[dict[str, str]],
     artifacts: list[dict[str, str]],
 ) -> dict[str, Any]:
     node = ir.get_node(name)
-    task: dict[str, Any] = {"name": wiring.task[name], "template": wiring.task[name]}
+    task: dict[str, Any] = {"name": wiring.task[name], "template": template}
     upstream = [wiring.task[up] for up in node.upstream]
     if any(ir.get_node(up).when for up in node.upstream):
         # An upstream that `when` may skip: plain dependencies would count "Skipped" as done and

@@ -1,17 +1,26 @@
-"""One container template per step: the runner, its manifest, its artifacts, its options.
+"""Container templates: the runner, its manifest, its artifacts, its options.
 
-The pod contract (see ``runner/SPEC.md`` and the README's Argo section):
+Calls of one step function share one template (the emitter groups equal templates); what
+differs between calls is in the DAG task and in the workflow's manifest. The pod contract (see
+``runner/SPEC.md`` and the README's Argo section):
 
-* the step's IO manifest arrives as a ``raw`` input artifact at ``/axl/manifest.json``;
-* each input is a file under ``/axl/inputs/`` at the path the manifest's input leaf names, and
-  each upstream's result record at ``/axl/inputs/axl-records/<step>.json`` (it gives the digest
-  the runner verifies and, for an ``auto`` output, the handler that wrote it);
-* each output is written to ``/axl/outputs/<name>.<ext>`` (an ``auto`` output, whose handler is
-  picked at run time, to ``/axl/outputs/<name>`` with no extension), and the result record to
+* the workflow's IO manifest is mounted from its ConfigMap at ``/axl/manifest/manifest.json``
+  and checked against the digest compiled into the template (``--manifest-digest``); the pod
+  runs the step its task names (``--step {{inputs.parameters.step}}``). The params step's
+  template is its own, with its manifest inline (a ``raw`` artifact at ``/axl/manifest.json``),
+  because Argo substitutes the submitted parameters into it;
+* with Argo artifacts (the default), each input is a file under ``/axl/inputs/`` at the path the
+  manifest's input leaf names, and beside it, under ``/axl/inputs/axl-records/``, the result
+  record of the upstream that wrote it (the digest the runner verifies and, for an ``auto``
+  output, the handler that wrote it); each output is written to ``/axl/outputs/<name>.<ext>``
+  (an ``auto`` output to ``/axl/outputs/<name>``), the result record to
   ``/axl/outputs/axl-result.json``;
-* the container runs ``python -m axl.runtime --manifest ... --step <node> --inputs ... --outputs
-  ...``; with a remote cache, its environment names it (``AXL_REMOTE_CACHE``, and
-  ``AXL_CACHE_SECRET`` from a Kubernetes Secret), and the runner skips a step already cached.
+* with a store (``--store s3://...``), no task passes artifacts: each pod finds its upstreams'
+  result records under ``runs/<workflow name>/`` in the store and fetches their blobs by digest,
+  so a fan-in of N calls costs nothing per call in the Workflow; outputs go to the store, and
+  Argo keeps only the result record as an artifact;
+* with a remote cache, the environment names it (``AXL_REMOTE_CACHE``, and ``AXL_CACHE_SECRET``
+  from a Kubernetes Secret), and the runner skips a step already cached.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from axl.emit.argo import _manifest as manifest_ref
 from axl.emit.argo._names import NameTable, artifact_name
 from axl.errors import EmitError
 from axl.hashing import key_digest
@@ -39,6 +49,8 @@ RESULT_FILE = "axl-result.json"
 MANIFEST_ARTIFACT = "axl-manifest"
 RESULT_ARTIFACT = "axl-result"
 RECORD_ARTIFACT = "axl-record-"
+#: The input parameter of a shared template that names the call (the node) its pod runs.
+STEP_PARAMETER = "step"
 
 ANNOTATION_STEP = "axl.dev/step"
 ANNOTATION_KEY = "axl.dev/action-key"
@@ -55,19 +67,41 @@ RETRY_BACKOFF = {"duration": "10s", "factor": "2"}
 
 @dataclass
 class Wiring:
-    """Names shared between templates: each node's template/task and output artifact names."""
+    """Names shared between templates: each node's task and output artifact names."""
 
     task: dict[str, str] = field(default_factory=dict)
     outputs: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
+class PodOptions:
+    """What every container template shares.
+
+    Attributes:
+        image: The container image.
+        key_prefix: An S3 key prefix for output artifacts (key-only artifacts), if any.
+        env: Environment every container gets before the step's own (the remote cache).
+        store: The artifact store every pod reads its inputs from and writes its outputs to
+            (``--store``), instead of Argo artifacts; None: Argo artifacts.
+        manifest_digest: The digest of the workflow's manifest (in its ConfigMap).
+    """
+
+    image: str
+    key_prefix: str | None = None
+    env: tuple[dict[str, Any], ...] = ()
+    store: str | None = None
+    manifest_digest: str = ""
+
+
+@dataclass(frozen=True)
 class StepTemplate:
-    """A step's container template and what its DAG task must pass to it."""
+    """A step's container template, what its DAG task passes to it, and its manifest entry
+    (with the input records' paths the template places them at)."""
 
     template: dict[str, Any]
     artifacts: list[dict[str, str]]
     parameters: list[dict[str, str]]
+    entry: dict[str, Any]
 
 
 def step_template(
@@ -76,12 +110,14 @@ def step_template(
     entry: dict[str, Any],
     document: Mapping[str, Any],
     wiring: Wiring,
-    *,
-    image: str,
-    key_prefix: str | None,
-    env: list[dict[str, Any]] | None = None,
+    opts: PodOptions,
 ) -> StepTemplate:
-    """The container template of ``node``.
+    """The container template of ``node``, shared by every call whose template is the same.
+
+    Everything that differs between calls is in the DAG task (the node's name as parameter
+    ``step``, the upstream artifacts) or in the workflow's manifest (constants, upstreams),
+    never in the template. The params step is the exception: its template is its own, with its
+    manifest inline, so that Argo substitutes the submitted parameters into it.
 
     Args:
         ir: The workflow.
@@ -89,51 +125,32 @@ def step_template(
         entry: The step's entry of the workflow's IO manifest.
         document: The rest of the manifest (workflow, environment, sources).
         wiring: Task and output artifact names of every node.
-        image: The container image.
-        key_prefix: An S3 key prefix for output artifacts (key-only artifacts), if any.
-        env: Environment every container gets before the step's own (the remote cache).
+        opts: The image, artifact keys, environment, store and manifest of every pod.
     """
-    name = wiring.task[node.name]
-    inputs = NameTable(limit=1 << 16)
-    inputs.take(MANIFEST_ARTIFACT)
-    in_artifacts: list[dict[str, Any]] = []
-    arg_artifacts: list[dict[str, str]] = []
     entry = copy.deepcopy(entry)  # a private copy: its leaves get their "record"
-    if node.kind == "params":
-        entry["key"] = None  # its values can change at submit time, and its key with them
-    records: dict[str, str] = {}
-    for leaf in _leaves(entry["inputs"]):
-        up = leaf["from"]["step"]
-        if up not in records:
-            records[up] = inputs.take(artifact_name(RECORD_ARTIFACT + up))
-        leaf["record"] = f"{RECORDS}/{up}.json"
-        art = inputs.take(artifact_name(_stem(leaf["path"], leaf["extension"]).replace("/", "-")))
-        in_artifacts.append({"name": art, "path": f"{INPUTS}/{leaf['path']}"})
-        source = wiring.outputs[(up, leaf["from"]["output"])]
-        arg_artifacts.append({"name": art, "from": _task_artifact(wiring.task[up], source)})
-    in_artifacts.extend(_data_artifacts(entry["inputs"], inputs, key_prefix))
-    for up, art in records.items():
-        in_artifacts.append({"name": art, "path": f"{INPUTS}/{RECORDS}/{up}.json"})
-        arg_artifacts.append(
-            {"name": art, "from": _task_artifact(wiring.task[up], RESULT_ARTIFACT)}
-        )
-    parameters: list[dict[str, str]] = []
-    if node.kind == "params":
-        text, parameters = _params_manifest(document, node, entry)
-    else:
-        text = _manifest_text({**document, "steps": {node.name: entry}})
-    manifest = {"name": MANIFEST_ARTIFACT, "path": MANIFEST_PATH, "raw": {"data": text}}
+    params = node.kind == "params"
+    in_artifacts, arg_artifacts = _input_artifacts(entry, wiring, opts)
     template: dict[str, Any] = {
-        "name": name,
-        "metadata": {"annotations": _annotations(ir, node, entry, document)},
+        "name": "",  # named once the templates are grouped
+        "metadata": {"annotations": _function_annotations(ir, node, entry, document)},
     }
     template_inputs: dict[str, Any] = {}
-    if parameters:
+    if params:
+        entry["key"] = None  # its values can change at submit time, and its key with them
+        text, parameters = _params_manifest(document, node, entry)
         template_inputs["parameters"] = [{"name": p["name"]} for p in parameters]
-    template_inputs["artifacts"] = [manifest, *in_artifacts]
+        manifest = {"name": MANIFEST_ARTIFACT, "path": MANIFEST_PATH, "raw": {"data": text}}
+        in_artifacts.insert(0, manifest)
+        step = node.name
+    else:
+        parameters = [{"name": STEP_PARAMETER, "value": node.name}]
+        template_inputs["parameters"] = [{"name": STEP_PARAMETER}]
+        step = "{{inputs.parameters." + STEP_PARAMETER + "}}"
+    if in_artifacts:
+        template_inputs["artifacts"] = in_artifacts
     template["inputs"] = template_inputs
-    template["outputs"] = {"artifacts": _outputs(node, entry, wiring, name, key_prefix)}
-    template["container"] = _container(node, image, env or [])
+    template["outputs"] = {"artifacts": _outputs(node, entry, wiring, step, opts)}
+    template["container"] = _container(node, step, opts, by_reference=not params)
     if node.retries:
         template["retryStrategy"] = {
             "limit": str(node.retries),
@@ -141,7 +158,39 @@ def step_template(
             "expression": RETRY_EXPRESSION,
             "backoff": dict(RETRY_BACKOFF),
         }
-    return StepTemplate(template, arg_artifacts, parameters)
+    return StepTemplate(template, arg_artifacts, parameters, entry)
+
+
+def _input_artifacts(
+    entry: dict[str, Any], wiring: Wiring, opts: PodOptions
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The template's input artifacts and the task's arguments for them: each input and, beside
+    it, the result record of the upstream that wrote it. Sets each leaf's ``record`` (or, with
+    a store, drops its ``path`` and ``record``: nothing passes through Argo)."""
+    inputs = NameTable(limit=1 << 16)
+    inputs.take(MANIFEST_ARTIFACT)
+    declared: list[dict[str, Any]] = []
+    passed: list[dict[str, str]] = []
+    for leaf in _leaves(entry["inputs"]):
+        if opts.store:
+            # Read by digest from the store, the record from runs/<run id>/: no file, no
+            # Argo artifact, nothing per input in the Workflow.
+            leaf.pop("path", None)
+            leaf.pop("record", None)
+            continue
+        stem = _stem(leaf["path"], leaf["extension"])
+        # Named after the input, not the upstream: every call of the function has the same.
+        leaf["record"] = f"{RECORDS}/{stem}.json"
+        up, task = leaf["from"]["step"], wiring.task[leaf["from"]["step"]]
+        art = inputs.take(artifact_name(stem.replace("/", "-")))
+        rec = inputs.take(artifact_name(RECORD_ARTIFACT + stem.replace("/", "-")))
+        declared.append({"name": art, "path": f"{INPUTS}/{leaf['path']}"})
+        declared.append({"name": rec, "path": f"{INPUTS}/{leaf['record']}"})
+        source = wiring.outputs[(up, leaf["from"]["output"])]
+        passed.append({"name": art, "from": _task_artifact(task, source)})
+        passed.append({"name": rec, "from": _task_artifact(task, RESULT_ARTIFACT)})
+    declared.extend(_data_artifacts(entry["inputs"], inputs, opts.key_prefix))
+    return declared, passed
 
 
 def output_names(node: IRNode, entry: dict[str, Any]) -> dict[str, str]:
@@ -152,39 +201,46 @@ def output_names(node: IRNode, entry: dict[str, Any]) -> dict[str, str]:
 
 
 def _outputs(
-    node: IRNode, entry: dict[str, Any], wiring: Wiring, task: str, key_prefix: str | None
+    node: IRNode, entry: dict[str, Any], wiring: Wiring, step: str, opts: PodOptions
 ) -> list[dict[str, Any]]:
     artifacts: list[dict[str, Any]] = []
     files = [(wiring.outputs[(node.name, o["name"])], o["path"]) for o in entry["outputs"]]
+    if opts.store:
+        files = []  # the outputs go to the store; Argo keeps the result record only
     for art, rel in [*files, (RESULT_ARTIFACT, RESULT_FILE)]:
         # One file per artifact: Argo's default tar+gzip would only wrap it (and hide it from
         # anyone browsing the bucket).
         item: dict[str, Any] = {"name": art, "path": f"{OUTPUTS}/{rel}", "archive": {"none": {}}}
-        if key_prefix:
-            item["s3"] = {"key": f"{key_prefix}/{{{{workflow.name}}}}/{task}/{rel}"}
+        if opts.key_prefix:
+            item["s3"] = {"key": f"{opts.key_prefix}/{{{{workflow.name}}}}/{step}/{rel}"}
         artifacts.append(item)
     return artifacts
 
 
-def _container(node: IRNode, image: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+def _container(node: IRNode, step: str, opts: PodOptions, *, by_reference: bool) -> dict[str, Any]:
+    args = ["--manifest", MANIFEST_PATH]
+    if by_reference:
+        args = ["--manifest", manifest_ref.PATH, "--manifest-digest", opts.manifest_digest]
+    args += ["--step", step]
+    if opts.store:
+        # Inputs by digest from the store, upstream records from runs/<workflow name>/; the
+        # input folder holds only workspace data (input artifacts from --artifact-repo).
+        args += ["--store", opts.store, "--run-id", "{{workflow.name}}", "--inputs", INPUTS]
+        args += ["--result", f"{OUTPUTS}/{RESULT_FILE}"]
+    else:
+        args += ["--inputs", INPUTS, "--outputs", OUTPUTS]
     container: dict[str, Any] = {
-        "image": image,
+        "image": opts.image,
         "command": ["python", "-m", "axl.runtime"],
-        "args": [
-            "--manifest",
-            MANIFEST_PATH,
-            "--step",
-            node.name,
-            "--inputs",
-            INPUTS,
-            "--outputs",
-            OUTPUTS,
-        ],
+        "args": args,
     }
-    if env or node.env:
-        container["env"] = [*copy.deepcopy(env), *({"name": k, "value": v} for k, v in node.env)]
+    if opts.env or node.env:
+        env = [*copy.deepcopy(list(opts.env)), *({"name": k, "value": v} for k, v in node.env)]
+        container["env"] = env
     if node.resources:
         container["resources"] = resources(node)
+    if by_reference:
+        container["volumeMounts"] = [manifest_ref.ManifestRef.mount()]
     return container
 
 
@@ -211,22 +267,43 @@ def resources(node: IRNode) -> dict[str, dict[str, str]]:
 def _annotations(
     ir: IRWorkflow, node: IRNode, entry: dict[str, Any], document: Mapping[str, Any]
 ) -> dict[str, str]:
+    """One node's annotations: its name, its key when known, and its key-parts digest (what the
+    KFP emitter puts on each of its tasks)."""
     notes = {ANNOTATION_STEP: node.name}
     if entry.get("key"):
         notes[ANNOTATION_KEY] = entry["key"]
-    # Every part of the action key that is known before the run (all but the inputs' digests):
-    # equal across two emissions exactly when nothing about the step itself changed.
+    notes[ANNOTATION_KEY_PARTS] = _key_parts(ir, node.name, entry, document)
+    return notes
+
+
+def _function_annotations(
+    ir: IRWorkflow, node: IRNode, entry: dict[str, Any], document: Mapping[str, Any]
+) -> dict[str, str]:
+    # A template serves every call of its step function: it names the function, and its digest
+    # covers what those calls share (code, options, dependencies), so it is equal across two
+    # emissions exactly when nothing about the function changed. Each call's key (identity and
+    # inputs added) is the runner's to compute, and is in its result record.
+    return {
+        ANNOTATION_STEP: node.step,
+        ANNOTATION_KEY_PARTS: _key_parts(ir, node.step, entry, document),
+    }
+
+
+def _key_parts(
+    ir: IRWorkflow, step: str, entry: dict[str, Any], document: Mapping[str, Any]
+) -> str:
+    """A digest of every part of the action key known before the run (all but the inputs'
+    digests, and the Python and platform the pod adds)."""
     parts = entry.get("key_parts", {})
-    notes[ANNOTATION_KEY_PARTS] = key_digest(
+    return key_digest(
         "argo-key-parts",
         {
-            "identity": {"workflow": ir.name, "step": node.name},
+            "identity": {"workflow": ir.name, "step": step},
             "code": parts.get("code", {}),
             "options": parts.get("options", {}),
             "environment": document.get("environment", {}),
         },
     )
-    return notes
 
 
 def _params_manifest(

@@ -9,6 +9,7 @@
         kind = "Workflow",                        # or "WorkflowTemplate"
         artifact_repo = "axl/churn",              # S3 key prefix of the outputs (optional)
         artifact_repo_ref = "artifact-repositories:minio",  # which configured repository
+        store = "s3://ml-artifacts/axl",          # inputs by digest from a store (optional)
         namespace = "ml",
     )
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 #: Where built Argo targets go, under the workspace root: ``<package>/<name>.yaml``.
 OUTPUT_FOLDER = Path("workspace") / "targets"
 #: Rule attributes passed to the emitter as options.
-OPTION_ATTRS = ("kind", "namespace", "artifact_repo", "artifact_repo_ref")
+OPTION_ATTRS = ("kind", "namespace", "artifact_repo", "artifact_repo_ref", "store")
 
 
 def build_argo_target(target: Target, ctx: TargetContext) -> TargetResult:

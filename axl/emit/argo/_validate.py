@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from axl.emit.argo import _refs
+from axl.emit.argo import _refs, _size
 from axl.emit.argo._names import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
@@ -31,10 +31,10 @@ from axl.errors import EmitError
 
 SCHEMA_FILE = Path(__file__).with_name("schema") / "workflows-schema.json"
 _DEFINITION = "io.argoproj.workflow.v1alpha1."
-#: Warn above this size: Argo keeps the workflow's status (one entry per pod) in the same object,
-#: which Kubernetes (etcd) caps at about 1.5 MiB.
-WARN_BYTES = 512 * 1024
-MAX_BYTES = 1536 * 1024
+WARN_BYTES = _size.WARN_BYTES
+MAX_BYTES = _size.MAX_BYTES
+#: The message of the size error (:func:`validate` raises the dedicated error for it).
+TOO_BIG = "Kubernetes refuses objects this big"
 #: Template types: a template must have exactly one.
 TEMPLATE_TYPES = (
     "container",
@@ -91,9 +91,9 @@ def check(document: Any) -> Findings:
         return found  # the semantic checks assume the types the schema guarantees
     _check_metadata(document.get("metadata", {}), kind, found)
     _check_spec(document.get("spec", {}), kind, found)
-    size = len(json.dumps(document, separators=(",", ":")).encode())
+    size = _size.object_bytes(document)
     if size > MAX_BYTES:
-        found.error("", f"the object is {size // 1024} KiB; Kubernetes refuses objects this big")
+        found.error("", f"the object is {size // 1024} KiB; {TOO_BIG}")
     elif size > WARN_BYTES:
         found.warn(
             "",
@@ -110,6 +110,10 @@ def validate(document: Any) -> list[str]:
         EmitError: Any error, all of them listed.
     """
     found = check(document)
+    if found.errors and all(p.message.endswith(TOO_BIG) for p in found.errors):
+        args = document.get("spec", {}).get("templates", [])
+        stored = any("--store" in t.get("container", {}).get("args", []) for t in args)
+        raise _size.too_big(document, _size.object_bytes(document), by_reference=stored)
     if found.errors:
         shown = "\n  ".join(str(p) for p in found.errors[:20])
         more = len(found.errors) - 20
@@ -120,6 +124,33 @@ def validate(document: Any) -> list[str]:
             "resources, when) are at fault; please report it",
         )
     return [str(p) for p in found.warnings]
+
+
+def validate_objects(objects: list[dict[str, Any]]) -> list[str]:
+    """Check the emitted objects (the manifest's ConfigMap, then the Argo object); returns the
+    warnings.
+
+    Raises:
+        EmitError: Any error of the Argo object (see :func:`validate`), or a ConfigMap that
+            Kubernetes would refuse.
+    """
+    from axl.emit.argo._manifest import CONFIGMAP_MAX_BYTES, configmap_bytes
+
+    *configmaps, document = objects
+    volumes = {
+        v.get("configMap", {}).get("name") for v in document.get("spec", {}).get("volumes", [])
+    }
+    for item in configmaps:
+        name = item["metadata"]["name"]
+        if len(name) > SUBDOMAIN_MAX or not DNS1123_SUBDOMAIN.match(name):
+            raise EmitError(f"ConfigMap name {name!r} is not a DNS-1123 subdomain")
+        if name not in volumes:
+            raise EmitError(f"ConfigMap {name!r} is not a volume of the workflow")
+        size = configmap_bytes(item)
+        if size > CONFIGMAP_MAX_BYTES:
+            steps = sum(len(json.loads(v).get("steps", {})) for v in item["data"].values())
+            raise _size.configmap_too_big(name, size, CONFIGMAP_MAX_BYTES, steps)
+    return validate(document)
 
 
 # -- schema -----------------------------------------------------------------------------------
@@ -202,8 +233,9 @@ def _check_spec(spec: dict[str, Any], kind: str, found: Findings) -> None:
     elif entry not in by_name:
         found.error("spec.entrypoint", f"names no template: {entry!r}")
     params = _named(spec.get("arguments", {}).get("parameters", []), "spec.arguments", found)
+    volumes = {v.get("name", "") for v in spec.get("volumes", [])}
     for i, template in enumerate(templates):
-        _check_template(template, f"spec.templates[{i}]", found)
+        _check_template(template, f"spec.templates[{i}]", found, volumes)
     _check_images(templates, found)
     context = _refs.Context(templates=by_name, workflow_parameters=set(params))
     for i, template in enumerate(templates):
@@ -223,7 +255,9 @@ def _named(items: list[dict[str, Any]], where: str, found: Findings) -> list[str
     return names
 
 
-def _check_template(template: dict[str, Any], where: str, found: Findings) -> None:
+def _check_template(
+    template: dict[str, Any], where: str, found: Findings, volumes: set[str]
+) -> None:
     types = [t for t in TEMPLATE_TYPES if t in template]
     if len(types) != 1:
         found.error(where, f"a template needs exactly one of {', '.join(TEMPLATE_TYPES)}")
@@ -246,7 +280,7 @@ def _check_template(template: dict[str, Any], where: str, found: Findings) -> No
             elif path is not None and side == "inputs":
                 paths[path] = art.get("name", "")
     if "container" in template:
-        _check_container(template["container"], f"{where}.container", found)
+        _check_container(template["container"], f"{where}.container", found, volumes)
     limit = template.get("retryStrategy", {}).get("limit")
     if isinstance(limit, str) and not limit.isdigit():
         found.error(f"{where}.retryStrategy.limit", f"{limit!r} is not a whole number")
@@ -267,7 +301,15 @@ def _check_images(templates: list[dict[str, Any]], found: Findings) -> None:
         )
 
 
-def _check_container(container: dict[str, Any], where: str, found: Findings) -> None:
+def _check_container(
+    container: dict[str, Any], where: str, found: Findings, volumes: set[str]
+) -> None:
+    for j, mount in enumerate(container.get("volumeMounts", [])):
+        if mount.get("name") not in volumes:
+            found.error(
+                f"{where}.volumeMounts[{j}].name",
+                f"names no volume of the workflow: {mount.get('name')!r}",
+            )
     if not container.get("image"):
         found.error(f"{where}.image", "a container needs an image")
     for j, env in enumerate(container.get("env", [])):

@@ -36,7 +36,10 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def dump_yaml(document: Any) -> str:
-    """``document`` (dicts, lists, strings, numbers, booleans, None) as YAML text."""
+    """``document`` (dicts, lists, strings, numbers, booleans, None) as YAML text; a list of
+    Kubernetes objects (dicts with a ``kind``) as one YAML document each, separated by ``---``."""
+    if isinstance(document, list) and document and all(_is_object(d) for d in document):
+        return "---\n".join(dump_yaml(d) for d in document)
     text: str = yaml.dump(
         document,
         Dumper=_Dumper,
@@ -47,3 +50,7 @@ def dump_yaml(document: Any) -> str:
         indent=2,
     )
     return text
+
+
+def _is_object(item: Any) -> bool:
+    return isinstance(item, dict) and "kind" in item and "apiVersion" in item

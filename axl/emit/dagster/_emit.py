@@ -265,9 +265,13 @@ def _job(
 
 
 def _manifest_block(manifest: dict[str, Any]) -> list[str]:
+    from axl.runtime._manifest_shared import share
+
+    # Compact (runner/SPEC.md, "Compact manifests"): calls of a step function cost the lines
+    # where they differ, so a module of thousands of calls stays small.
     return [
         "# What the axl runner runs for each op: the workflow's IO manifest (runner/SPEC.md),",
         "# pinned to the sources, code and uv.lock compiled.",
         "# ruff: noqa: E501 (digests and paths make some of its lines long)",
-        *lines(call("Manifest", Atom("__file__"), literal(manifest)), 0, "MANIFEST = "),
+        *lines(call("Manifest", Atom("__file__"), literal(share(manifest))), 0, "MANIFEST = "),
     ]

@@ -32,8 +32,11 @@ class Manifest:
     """
 
     def __init__(self, source: str, data: Mapping[str, Any]) -> None:
+        from axl.runtime._manifest_shared import expand
+
         self.source = source
-        self.data = data
+        # The module embeds it compact (each step function's entry once): expanded once here.
+        self.data = expand(dict(data), f"the MANIFEST of {source}")
 
     def cached(self, node: str) -> bool:
         """Whether step ``node``'s results may be reused and recorded (not ``cache=False``)."""

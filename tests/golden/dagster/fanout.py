@@ -221,6 +221,113 @@ MANIFEST = Manifest(
         "sources": {
             "examples/fanout.py": "ae0db91ddae5fdc3228bbe306500177e9e69e916241e76ae9ee89d106c5a44cd",
         },
+        "shared": {
+            "leaf-0": {
+                "from": {"step": "source", "output": "out"},
+                "digest": None,
+                "handler": "auto",
+                "extension": "",
+                "mode": "object",
+                "path": "data",
+                "record": "data.result.json",
+            },
+            "leaf-1": {
+                "from": {"step": "split", "output": "train"},
+                "digest": None,
+                "handler": "auto",
+                "extension": "",
+                "mode": "object",
+                "path": "data",
+                "record": "data.result.json",
+            },
+            "shard_sum": {
+                "step": "shard_sum",
+                "kind": "step",
+                "function": {"module": "examples.fanout", "qualname": "FanOut.shard_sum"},
+                "key": None,
+                "inputs": {
+                    "data": {"input": {"shared": "leaf-1"}},
+                    "shard": {"const": 0},
+                    "shards": {"const": 4},
+                },
+                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
+                "env": {},
+                "retries": 1,
+                "resources": {"cpu": "1", "memory": "512Mi"},
+                "key_parts": {
+                    "code": {
+                        "def:examples/fanout.py:FanOut.shard_sum": "042d054784229d03c0677b8d85acf139c373a74cae5cbaa37b56cd1001e0dee4",
+                    },
+                    "options": {
+                        "kind": "step",
+                        "outputs": [["out", "auto"]],
+                        "input_modes": {"data": "object"},
+                        "env": {},
+                        "cache_version": None,
+                    },
+                },
+            },
+            "total": {
+                "step": "total",
+                "kind": "step",
+                "function": {"module": "examples.fanout", "qualname": "FanOut.total"},
+                "key": None,
+                "inputs": {
+                    "parts": {
+                        "list": [
+                            {
+                                "input": {
+                                    "shared": "leaf-0",
+                                    "from": {"step": "shard_sum"},
+                                    "path": "parts/0",
+                                    "record": "parts/0.result.json",
+                                },
+                            },
+                            {
+                                "input": {
+                                    "shared": "leaf-0",
+                                    "from": {"step": "shard_sum-1"},
+                                    "path": "parts/1",
+                                    "record": "parts/1.result.json",
+                                },
+                            },
+                            {
+                                "input": {
+                                    "shared": "leaf-0",
+                                    "from": {"step": "shard_sum-2"},
+                                    "path": "parts/2",
+                                    "record": "parts/2.result.json",
+                                },
+                            },
+                            {
+                                "input": {
+                                    "shared": "leaf-0",
+                                    "from": {"step": "shard_sum-3"},
+                                    "path": "parts/3",
+                                    "record": "parts/3.result.json",
+                                },
+                            },
+                        ],
+                    },
+                },
+                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
+                "env": {},
+                "retries": 0,
+                "resources": {},
+                "key_parts": {
+                    "code": {
+                        "def:examples/fanout.py:FanOut.total": "3d6899b281fb74484a8aaf030de63e280b80760377daf088d9a058fd3cdf8351",
+                    },
+                    "options": {
+                        "kind": "step",
+                        "outputs": [["out", "auto"]],
+                        "input_modes": {"parts": "object"},
+                        "env": {},
+                        "cache_version": None,
+                    },
+                },
+            },
+        },
         "steps": {
             "params": {
                 "step": "params",
@@ -309,17 +416,7 @@ MANIFEST = Manifest(
                 "function": {"module": "examples.fanout", "qualname": "FanOut.split"},
                 "key": None,
                 "inputs": {
-                    "data": {
-                        "input": {
-                            "from": {"step": "source", "output": "out"},
-                            "digest": None,
-                            "handler": "auto",
-                            "extension": "",
-                            "mode": "object",
-                            "path": "data",
-                            "record": "data.result.json",
-                        },
-                    },
+                    "data": {"input": {"shared": "leaf-0"}},
                     "test_fraction": {
                         "input": {
                             "from": {"step": "params", "output": "test_fraction"},
@@ -351,226 +448,11 @@ MANIFEST = Manifest(
                     },
                 },
             },
-            "shard_sum": {
-                "step": "shard_sum",
-                "kind": "step",
-                "function": {"module": "examples.fanout", "qualname": "FanOut.shard_sum"},
-                "key": None,
-                "inputs": {
-                    "data": {
-                        "input": {
-                            "from": {"step": "split", "output": "train"},
-                            "digest": None,
-                            "handler": "auto",
-                            "extension": "",
-                            "mode": "object",
-                            "path": "data",
-                            "record": "data.result.json",
-                        },
-                    },
-                    "shard": {"const": 0},
-                    "shards": {"const": 4},
-                },
-                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
-                "env": {},
-                "retries": 1,
-                "resources": {"cpu": "1", "memory": "512Mi"},
-                "key_parts": {
-                    "code": {
-                        "def:examples/fanout.py:FanOut.shard_sum": "042d054784229d03c0677b8d85acf139c373a74cae5cbaa37b56cd1001e0dee4",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "auto"]],
-                        "input_modes": {"data": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
-            },
-            "shard_sum-1": {
-                "step": "shard_sum",
-                "kind": "step",
-                "function": {"module": "examples.fanout", "qualname": "FanOut.shard_sum"},
-                "key": None,
-                "inputs": {
-                    "data": {
-                        "input": {
-                            "from": {"step": "split", "output": "train"},
-                            "digest": None,
-                            "handler": "auto",
-                            "extension": "",
-                            "mode": "object",
-                            "path": "data",
-                            "record": "data.result.json",
-                        },
-                    },
-                    "shard": {"const": 1},
-                    "shards": {"const": 4},
-                },
-                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
-                "env": {},
-                "retries": 1,
-                "resources": {"cpu": "1", "memory": "512Mi"},
-                "key_parts": {
-                    "code": {
-                        "def:examples/fanout.py:FanOut.shard_sum": "042d054784229d03c0677b8d85acf139c373a74cae5cbaa37b56cd1001e0dee4",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "auto"]],
-                        "input_modes": {"data": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
-            },
-            "shard_sum-2": {
-                "step": "shard_sum",
-                "kind": "step",
-                "function": {"module": "examples.fanout", "qualname": "FanOut.shard_sum"},
-                "key": None,
-                "inputs": {
-                    "data": {
-                        "input": {
-                            "from": {"step": "split", "output": "train"},
-                            "digest": None,
-                            "handler": "auto",
-                            "extension": "",
-                            "mode": "object",
-                            "path": "data",
-                            "record": "data.result.json",
-                        },
-                    },
-                    "shard": {"const": 2},
-                    "shards": {"const": 4},
-                },
-                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
-                "env": {},
-                "retries": 1,
-                "resources": {"cpu": "1", "memory": "512Mi"},
-                "key_parts": {
-                    "code": {
-                        "def:examples/fanout.py:FanOut.shard_sum": "042d054784229d03c0677b8d85acf139c373a74cae5cbaa37b56cd1001e0dee4",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "auto"]],
-                        "input_modes": {"data": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
-            },
-            "shard_sum-3": {
-                "step": "shard_sum",
-                "kind": "step",
-                "function": {"module": "examples.fanout", "qualname": "FanOut.shard_sum"},
-                "key": None,
-                "inputs": {
-                    "data": {
-                        "input": {
-                            "from": {"step": "split", "output": "train"},
-                            "digest": None,
-                            "handler": "auto",
-                            "extension": "",
-                            "mode": "object",
-                            "path": "data",
-                            "record": "data.result.json",
-                        },
-                    },
-                    "shard": {"const": 3},
-                    "shards": {"const": 4},
-                },
-                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
-                "env": {},
-                "retries": 1,
-                "resources": {"cpu": "1", "memory": "512Mi"},
-                "key_parts": {
-                    "code": {
-                        "def:examples/fanout.py:FanOut.shard_sum": "042d054784229d03c0677b8d85acf139c373a74cae5cbaa37b56cd1001e0dee4",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "auto"]],
-                        "input_modes": {"data": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
-            },
-            "total": {
-                "step": "total",
-                "kind": "step",
-                "function": {"module": "examples.fanout", "qualname": "FanOut.total"},
-                "key": None,
-                "inputs": {
-                    "parts": {
-                        "list": [
-                            {
-                                "input": {
-                                    "from": {"step": "shard_sum", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
-                                    "path": "parts/0",
-                                    "record": "parts/0.result.json",
-                                },
-                            },
-                            {
-                                "input": {
-                                    "from": {"step": "shard_sum-1", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
-                                    "path": "parts/1",
-                                    "record": "parts/1.result.json",
-                                },
-                            },
-                            {
-                                "input": {
-                                    "from": {"step": "shard_sum-2", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
-                                    "path": "parts/2",
-                                    "record": "parts/2.result.json",
-                                },
-                            },
-                            {
-                                "input": {
-                                    "from": {"step": "shard_sum-3", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
-                                    "path": "parts/3",
-                                    "record": "parts/3.result.json",
-                                },
-                            },
-                        ],
-                    },
-                },
-                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/fanout.py:FanOut.total": "3d6899b281fb74484a8aaf030de63e280b80760377daf088d9a058fd3cdf8351",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "auto"]],
-                        "input_modes": {"parts": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
-            },
+            "shard_sum": {"shared": "shard_sum"},
+            "shard_sum-1": {"shared": "shard_sum", "inputs": {"shard": {"const": 1}}},
+            "shard_sum-2": {"shared": "shard_sum", "inputs": {"shard": {"const": 2}}},
+            "shard_sum-3": {"shared": "shard_sum", "inputs": {"shard": {"const": 3}}},
+            "total": {"shared": "total"},
             "test_shard": {
                 "step": "shard_sum",
                 "kind": "step",
@@ -609,41 +491,19 @@ MANIFEST = Manifest(
                 },
             },
             "test_total": {
-                "step": "total",
-                "kind": "step",
-                "function": {"module": "examples.fanout", "qualname": "FanOut.total"},
-                "key": None,
+                "shared": "total",
                 "inputs": {
                     "parts": {
                         "list": [
                             {
                                 "input": {
-                                    "from": {"step": "test_shard", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "test_shard"},
                                     "path": "parts/0",
                                     "record": "parts/0.result.json",
                                 },
                             },
                         ],
-                    },
-                },
-                "outputs": [{"name": "out", "handler": "auto", "extension": "", "path": "out"}],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/fanout.py:FanOut.total": "3d6899b281fb74484a8aaf030de63e280b80760377daf088d9a058fd3cdf8351",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "auto"]],
-                        "input_modes": {"parts": "object"},
-                        "env": {},
-                        "cache_version": None,
                     },
                 },
             },
@@ -657,22 +517,16 @@ MANIFEST = Manifest(
                         "dict": {
                             "test": {
                                 "input": {
-                                    "from": {"step": "test_total", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "test_total"},
                                     "path": "sums/test",
                                     "record": "sums/test.result.json",
                                 },
                             },
                             "train": {
                                 "input": {
-                                    "from": {"step": "total", "output": "out"},
-                                    "digest": None,
-                                    "handler": "auto",
-                                    "extension": "",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "total"},
                                     "path": "sums/train",
                                     "record": "sums/train.result.json",
                                 },

@@ -161,6 +161,52 @@ MANIFEST = Manifest(
         "sources": {
             "examples/movies.py": "609fa089a906891e40b7fe1266722ac52800178026d7f4150d6f9dab2f6589c8",
         },
+        "shared": {
+            "leaf-0": {
+                "from": {"step": "stats-Action", "output": "out"},
+                "digest": None,
+                "handler": "json",
+                "extension": "json",
+                "mode": "object",
+                "path": "per_genre/Action.json",
+            },
+            "stats": {
+                "step": "stats",
+                "kind": "step",
+                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
+                "key": None,
+                "inputs": {
+                    "ratings": {
+                        "input": {
+                            "from": {"step": "by_genre", "output": "Action"},
+                            "digest": None,
+                            "handler": "json",
+                            "extension": "json",
+                            "mode": "object",
+                            "path": "ratings.json",
+                        },
+                    },
+                },
+                "outputs": [
+                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
+                ],
+                "env": {},
+                "retries": 0,
+                "resources": {},
+                "key_parts": {
+                    "code": {
+                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
+                    },
+                    "options": {
+                        "kind": "step",
+                        "outputs": [["out", "json"]],
+                        "input_modes": {"ratings": "object"},
+                        "env": {},
+                        "cache_version": None,
+                    },
+                },
+            },
+        },
         "steps": {
             "params": {
                 "step": "params",
@@ -313,221 +359,26 @@ MANIFEST = Manifest(
                     },
                 },
             },
-            "stats-Action": {
-                "step": "stats",
-                "kind": "step",
-                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
-                "key": None,
-                "inputs": {
-                    "ratings": {
-                        "input": {
-                            "from": {"step": "by_genre", "output": "Action"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "ratings.json",
-                        },
-                    },
-                },
-                "outputs": [
-                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
-                ],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "json"]],
-                        "input_modes": {"ratings": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
-            },
+            "stats-Action": {"shared": "stats"},
             "stats-Comedy": {
-                "step": "stats",
-                "kind": "step",
-                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
-                "key": None,
-                "inputs": {
-                    "ratings": {
-                        "input": {
-                            "from": {"step": "by_genre", "output": "Comedy"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "ratings.json",
-                        },
-                    },
-                },
-                "outputs": [
-                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
-                ],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "json"]],
-                        "input_modes": {"ratings": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
+                "shared": "stats",
+                "inputs": {"ratings": {"input": {"from": {"output": "Comedy"}}}},
             },
             "stats-Drama": {
-                "step": "stats",
-                "kind": "step",
-                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
-                "key": None,
-                "inputs": {
-                    "ratings": {
-                        "input": {
-                            "from": {"step": "by_genre", "output": "Drama"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "ratings.json",
-                        },
-                    },
-                },
-                "outputs": [
-                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
-                ],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "json"]],
-                        "input_modes": {"ratings": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
+                "shared": "stats",
+                "inputs": {"ratings": {"input": {"from": {"output": "Drama"}}}},
             },
             "stats-Horror": {
-                "step": "stats",
-                "kind": "step",
-                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
-                "key": None,
-                "inputs": {
-                    "ratings": {
-                        "input": {
-                            "from": {"step": "by_genre", "output": "Horror"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "ratings.json",
-                        },
-                    },
-                },
-                "outputs": [
-                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
-                ],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "json"]],
-                        "input_modes": {"ratings": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
+                "shared": "stats",
+                "inputs": {"ratings": {"input": {"from": {"output": "Horror"}}}},
             },
             "stats-Romance": {
-                "step": "stats",
-                "kind": "step",
-                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
-                "key": None,
-                "inputs": {
-                    "ratings": {
-                        "input": {
-                            "from": {"step": "by_genre", "output": "Romance"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "ratings.json",
-                        },
-                    },
-                },
-                "outputs": [
-                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
-                ],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "json"]],
-                        "input_modes": {"ratings": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
+                "shared": "stats",
+                "inputs": {"ratings": {"input": {"from": {"output": "Romance"}}}},
             },
             "stats-SciFi": {
-                "step": "stats",
-                "kind": "step",
-                "function": {"module": "examples.movies", "qualname": "MovieStats.stats"},
-                "key": None,
-                "inputs": {
-                    "ratings": {
-                        "input": {
-                            "from": {"step": "by_genre", "output": "SciFi"},
-                            "digest": None,
-                            "handler": "json",
-                            "extension": "json",
-                            "mode": "object",
-                            "path": "ratings.json",
-                        },
-                    },
-                },
-                "outputs": [
-                    {"name": "out", "handler": "json", "extension": "json", "path": "out.json"},
-                ],
-                "env": {},
-                "retries": 0,
-                "resources": {},
-                "key_parts": {
-                    "code": {
-                        "def:examples/movies.py:MovieStats.stats": "1d70353fec1fd693fd506b5c5ae3a427bd9291f7df9f376eae68282b6233f606",
-                    },
-                    "options": {
-                        "kind": "step",
-                        "outputs": [["out", "json"]],
-                        "input_modes": {"ratings": "object"},
-                        "env": {},
-                        "cache_version": None,
-                    },
-                },
+                "shared": "stats",
+                "inputs": {"ratings": {"input": {"from": {"output": "SciFi"}}}},
             },
             "report": {
                 "step": "report",
@@ -537,63 +388,39 @@ MANIFEST = Manifest(
                 "inputs": {
                     "per_genre": {
                         "dict": {
-                            "Action": {
-                                "input": {
-                                    "from": {"step": "stats-Action", "output": "out"},
-                                    "digest": None,
-                                    "handler": "json",
-                                    "extension": "json",
-                                    "mode": "object",
-                                    "path": "per_genre/Action.json",
-                                },
-                            },
+                            "Action": {"input": {"shared": "leaf-0"}},
                             "Comedy": {
                                 "input": {
-                                    "from": {"step": "stats-Comedy", "output": "out"},
-                                    "digest": None,
-                                    "handler": "json",
-                                    "extension": "json",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "stats-Comedy"},
                                     "path": "per_genre/Comedy.json",
                                 },
                             },
                             "Drama": {
                                 "input": {
-                                    "from": {"step": "stats-Drama", "output": "out"},
-                                    "digest": None,
-                                    "handler": "json",
-                                    "extension": "json",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "stats-Drama"},
                                     "path": "per_genre/Drama.json",
                                 },
                             },
                             "Horror": {
                                 "input": {
-                                    "from": {"step": "stats-Horror", "output": "out"},
-                                    "digest": None,
-                                    "handler": "json",
-                                    "extension": "json",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "stats-Horror"},
                                     "path": "per_genre/Horror.json",
                                 },
                             },
                             "Romance": {
                                 "input": {
-                                    "from": {"step": "stats-Romance", "output": "out"},
-                                    "digest": None,
-                                    "handler": "json",
-                                    "extension": "json",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "stats-Romance"},
                                     "path": "per_genre/Romance.json",
                                 },
                             },
                             "SciFi": {
                                 "input": {
-                                    "from": {"step": "stats-SciFi", "output": "out"},
-                                    "digest": None,
-                                    "handler": "json",
-                                    "extension": "json",
-                                    "mode": "object",
+                                    "shared": "leaf-0",
+                                    "from": {"step": "stats-SciFi"},
                                     "path": "per_genre/SciFi.json",
                                 },
                             },
