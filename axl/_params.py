@@ -95,3 +95,54 @@ def check_overrides(
             + f"its params are: {', '.join(defined)}",
             file=source,
         )
+    check_param_types(params_values, overrides, source)
+
+
+def check_param_types(
+    defaults: list[dict[str, Any]], overrides: Mapping[str, Any], file: str | Path | None
+) -> None:
+    """Refuse an override whose type differs from its default's, before anything runs.
+
+    A ``None`` default accepts anything, an int is accepted where the default is a float, and a
+    list where it is a tuple (YAML has no tuples); ``True`` is not an int, whatever Python says.
+
+    Args:
+        defaults: Each params step's defaults.
+        overrides: The params file's values.
+        file: The params file (for the message).
+
+    Raises:
+        ParamsError: Naming the key, the file and the expected type.
+    """
+    for values in defaults:
+        for key, default in values.items():
+            if key in overrides and not _fits(overrides[key], default):
+                value = overrides[key]
+                raise ParamsError(
+                    f"parameter {key!r} is {_kind(value)} {value!r}, but its default "
+                    f"{default!r} is {_kind(default)}",
+                    hint=f"give {key!r} {_kind(default)} value in the params file "
+                    "(or change the params step's default)",
+                    file=file,
+                )
+
+
+def _fits(value: Any, default: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a bool", int: "an int", float: "a float", str: "a str", dict: "a mapping"}
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "null"
+    return names.get(type(value), f"a {type(value).__name__}")

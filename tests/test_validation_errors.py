@@ -158,6 +158,10 @@ def validate(workspace: Path, *args: str) -> Result:
     return axl("validate", *args, cwd=workspace)
 
 
+def run_local(workspace: Path, *args: str) -> Result:
+    return axl("run", "local", *args, cwd=workspace)
+
+
 @pytest.mark.parametrize(
     ("cls", "tag", "needles", "hint"),
     [
@@ -370,6 +374,62 @@ def test_params_file_for_workflow_without_params(bad: Path) -> None:
         "p.yaml: workflow 'Fine' has no params step, so params cannot be overridden",
         hint="define a step named 'params'",
     )
+
+
+@pytest.mark.parametrize(
+    ("yaml", "needle", "hint"),
+    [
+        (
+            'depth: "not an int"\n',
+            "parameter 'depth' is a str 'not an int', but its default 3 is an int",
+            "give 'depth' an int value",
+        ),
+        (
+            "depth: [4]\n",
+            "parameter 'depth' is a list [4], but its default 3 is an int",
+            "an int value",
+        ),
+        (
+            "depth: true\n",
+            "parameter 'depth' is a bool True, but its default 3 is an int",
+            "an int",
+        ),
+        (
+            "learning_rate: fast\n",
+            "'learning_rate' is a str 'fast', but its default 0.1 is a float",
+            "a float value",
+        ),
+        ("depth: 4.5\n", "'depth' is a float 4.5, but its default 3 is an int", "an int value"),
+    ],
+)
+def test_params_value_of_the_wrong_type(bad: Path, yaml: str, needle: str, hint: str) -> None:
+    """#18: checked against the default's type before anything runs, naming key, file, type."""
+    write(bad.parent / "p.yaml", yaml)
+    for command in (validate, run_local):
+        check(
+            command(bad.parent, "-m", "bad.py:Params", "--params", "p.yaml"),
+            "p.yaml: parameter",
+            needle,
+            hint=hint,
+        )
+    assert not (bad.parent / ".axl" / "runs").exists() or not any(
+        (bad.parent / ".axl" / "runs").iterdir()
+    )
+
+
+def test_params_int_for_float_and_anything_for_none_are_accepted(bad: Path) -> None:
+    write(bad.parent / "p.yaml", "learning_rate: 1\n")
+    r = validate(bad.parent, "-m", "bad.py:Params", "--params", "p.yaml", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["nodes"][0]["params"]["learning_rate"] == 1
+    write(
+        bad.parent / "none.py",
+        "from axl import Workflow, step\n\n\nclass N(Workflow):\n    @step\n    def params(self) -> dict:\n        return {'opt': None}\n\n    @step\n    def use(self, p: dict) -> int:\n        return 1\n\n    def graph(self):\n        return self.use(self.params())\n",
+    )
+    for value in ("[1, 2]", "x", "{a: 1}", "3.5"):
+        write(bad.parent / "p.yaml", f"opt: {value}\n")
+        r = validate(bad.parent, "-m", "none.py:N", "--params", "p.yaml")
+        assert r.code == 0, (value, r.err)
 
 
 def test_good_params_file_is_applied(bad: Path) -> None:
