@@ -61,6 +61,9 @@ def __getattr__(name: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    from axl.runtime._lifetime import handle_sigterm
+
+    handle_sigterm()  # SIGTERM stops a build like Ctrl-C does (exit 143)
     if args[:1] == ["build"]:
         fast = _fast_build(args[1:])
         if fast is not None:
@@ -94,9 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = f"{ctx.command_path} --help" if ctx else "axl --help"
         _print_error(exc.format_message(), f"run '{command}'")
         return 2
-    except KeyboardInterrupt:
-        _print_error("interrupted", None)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     return code if isinstance(code, int) else 0
 
 
@@ -115,15 +117,23 @@ def _fast_build(args: list[str], *, image: bool = False, run: bool = False) -> i
     except AxlError as exc:
         _print_error(exc.render(), exc.hint)
         return exc.exit_code
-    except KeyboardInterrupt:
-        _print_error("interrupted", None)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except BrokenPipeError:
         # The reader went away (`axl build ... | head`): stop quietly, as a SIGPIPE would.
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Ctrl-C (exit 130) or SIGTERM (exit 143): one line; the run record says the rest."""
+    from axl.runtime._lifetime import exit_code, signal_name
+
+    name = signal_name(exc)
+    _print_error("interrupted" if name == "SIGINT" else f"interrupted by {name}", None)
+    return exit_code(exc)
 
 
 def _print_error(message: str, hint: str | None) -> None:

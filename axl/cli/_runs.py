@@ -90,9 +90,8 @@ def runs(
         return
     rows = [["RUN", "WORKFLOW", "STARTED", "TIME", "RESULT", "BACKEND", "STEPS"]]
     for r in shown:
-        result = "ok" if r.ok else "FAILED"
         when, took = _when(r.started), f"{r.seconds:.2f}s"
-        rows.append([r.id, r.workflow, when, took, result, r.backend, _counts(r)])
+        rows.append([r.id, r.workflow, when, took, r.result, r.backend, _counts(r)])
     sys.stdout.write(_table(rows))
     if recorded > len(shown):
         sys.stderr.write(f"({recorded - len(shown)} older runs not shown; use --limit 0)\n")
@@ -114,7 +113,7 @@ def render_run(run: Run) -> str:
     lines = [
         f"run       {run.id}",
         f"workflow  {run.workflow} ({run.hash[:12]})",
-        f"result    {'ok' if run.ok else 'FAILED'} in {run.seconds:.2f}s ({_counts(run)})",
+        f"result    {run.result} in {run.seconds:.2f}s ({_counts(run)})",
         f"started   {_when(run.started)} on {run.host or '?'}{who}",
     ]
     if run.data.get("backend_run"):

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
-from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, StepReport
+from axl.exec._report import (
+    CACHED,
+    ERROR,
+    FAILED,
+    RAN,
+    SKIPPED,
+    BuildInterrupted,
+    BuildReport,
+    StepReport,
+)
 from axl.exec._tasks import (
     make_task,
     params_task,
@@ -31,6 +40,7 @@ from axl.exec._tasks import (
 )
 from axl.graph._keys import SOURCE, KeyParts, key_parts
 from axl.ir import IRNode, IRWorkflow
+from axl.runtime._lifetime import Guardian, end_groups, owned_children, signal_name
 from axl.runtime._step import StepOutcome, StepTask, execute
 
 if TYPE_CHECKING:
@@ -152,15 +162,20 @@ class _Scheduler:
             if not ups:
                 self.state.ready.append(node.name)
         self.pool: ProcessPoolExecutor | None = None
+        self.guardian: Guardian | None = None
+        #: Steps handed to a worker (or running here) and not settled yet.
+        self.launched: set[str] = set()
         self.running: dict[Future[StepOutcome], tuple[str, StepTask, KeyParts, float]] = {}
         self.delayed: list[tuple[float, int, str, StepTask, KeyParts]] = []
         self.attempts: dict[str, int] = {}
         self.prepared = prepare is None
 
     def run(self) -> BuildReport:
+        """Build; raises :class:`BuildInterrupted` (with the report) on Ctrl-C or SIGTERM."""
         started = time.time()
         for node in self.nodes:
             self.hook(node.name, "queued")
+        interrupted: str | None = None
         try:
             while self.state.ready or self.running or self.delayed:
                 while self.state.ready:
@@ -172,17 +187,36 @@ class _Scheduler:
                     self._collect()
                 elif self.delayed:
                     time.sleep(max(0.0, self.delayed[0][0] - time.monotonic()))
+        except KeyboardInterrupt as exc:
+            interrupted = signal_name(exc)
         finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)
+            self._stop_workers(interrupted is not None)
         reports = self.state.reports
+        for name in sorted(self.launched - set(reports)):
+            reports[name] = StepReport(name, ERROR, error=f"interrupted by {interrupted}")
+        why = "the build was interrupted" if interrupted else "the build stopped after a failure"
         for node in self.nodes:
-            reports.setdefault(
-                node.name,
-                StepReport(node.name, SKIPPED, reason="the build stopped after a failure"),
-            )
+            reports.setdefault(node.name, StepReport(node.name, SKIPPED, reason=why))
         ordered = {n.name: reports[n.name] for n in self.nodes}
-        return BuildReport(self.ir.name, self.ir.compute_hash(), ordered, started, time.time())
+        report = BuildReport(self.ir.name, self.ir.compute_hash(), ordered, started, time.time())
+        if interrupted is not None:
+            report.interrupted = interrupted
+            raise BuildInterrupted(report)
+        return report
+
+    def _stop_workers(self, interrupted: bool) -> None:
+        """Shut the pool down; after an interrupt, end the workers' process groups first (the
+        running steps and whatever they started: SIGTERM, a grace period, SIGKILL)."""
+        if self.pool is not None:
+            if interrupted:
+                # ProcessPoolExecutor keeps its workers (pid -> process) only privately.
+                workers = dict(getattr(self.pool, "_processes", None) or {})
+                end_groups(workers, workers.values())
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        if self.guardian is not None:
+            self.guardian.close()
+            self.guardian = None
 
     def _finish(self, name: str, report: StepReport) -> None:
         self.state.reports[name] = report
@@ -257,17 +291,21 @@ class _Scheduler:
     def _launch(self, name: str, task: StepTask, parts: KeyParts) -> None:
         self.attempts[name] = self.attempts.get(name, 0) + 1
         self.hook(name, "running")
+        self.launched.add(name)
         jobs, runner = _jobs(self.options), self.options.runner
         if self.options.in_process or jobs == 1:
             t0 = time.time()
-            if runner is not None:
-                outcome = runner(self.ir.get_node(name), task, parts, self.store)
-            else:
-                outcome = execute(task, self.store, capture=self.options.capture)
+            with owned_children():  # what the step started ends with it
+                if runner is not None:
+                    outcome = runner(self.ir.get_node(name), task, parts, self.store)
+                else:
+                    outcome = execute(task, self.store, capture=self.options.capture)
             self._complete(name, task, parts, outcome, t0)
             return
         if self.pool is None:
-            self.pool = start_pool(jobs, self.store.root)
+            # The guardian first: forked before the pool starts any thread in this process.
+            self.guardian = self.guardian or Guardian()
+            self.pool = start_pool(jobs, self.store.root, self.guardian)
         extra: tuple[Any, ...] = () if runner is None else (self.ir.get_node(name), parts, runner)
         self.running[self.pool.submit(worker_run, task, *extra)] = (name, task, parts, time.time())
 
@@ -298,6 +336,7 @@ class _Scheduler:
         self, name: str, task: StepTask, parts: KeyParts, outcome: StepOutcome, t0: float
     ) -> None:
         node, store, attempts = self.ir.get_node(name), self.store, self.attempts[name]
+        self.launched.discard(name)
         if outcome.status == "ok":
             record = ActionResult(
                 key=parts.key,

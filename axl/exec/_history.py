@@ -131,6 +131,13 @@ class Run:
         """What ran the build: ``local`` (axl's engine: build, run local) or ``dagster``."""
         return str(self.data.get("backend") or LOCAL)
 
+    @property
+    def result(self) -> str:
+        """``ok``, ``FAILED``, or ``interrupted (SIGTERM)`` for a build a signal stopped."""
+        if self.data.get("interrupted"):
+            return f"interrupted ({self.data['interrupted']})"
+        return "ok" if self.ok else "FAILED"
+
     def counts(self) -> dict[str, int]:
         """How many steps ended in each status, in a fixed order."""
         order = ("ran", "cached", "failed", "error", "skipped")
@@ -145,6 +152,7 @@ class Run:
             "workflow": self.workflow,
             "hash": self.hash,
             "ok": self.ok,
+            "result": self.result,
             "started": self.started,
             "finished": self.finished,
             "seconds": round(self.seconds, 6),

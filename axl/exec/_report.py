@@ -75,10 +75,14 @@ class BuildReport:
     run_id: str = ""
     #: What the remote cache did (hits, bytes, warnings) when one was used; see _remote_build.
     remote: dict[str, Any] | None = None
+    #: The signal that stopped the build (``SIGINT``, ``SIGTERM``), if one did.
+    interrupted: str | None = None
 
     @property
     def ok(self) -> bool:
-        return all(s.status in (RAN, CACHED) for s in self.steps.values())
+        return self.interrupted is None and all(
+            s.status in (RAN, CACHED) for s in self.steps.values()
+        )
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.steps.values() if s.status == status)
@@ -96,6 +100,8 @@ class BuildReport:
         }
         if self.remote is not None:
             data["remote"] = self.remote
+        if self.interrupted is not None:
+            data["interrupted"] = self.interrupted
         return data
 
     def run_record(self) -> dict[str, Any]:
@@ -108,3 +114,15 @@ class BuildReport:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a build; carries the report of what got done.
+
+    A :class:`KeyboardInterrupt`, so that whoever does not record runs sees a plain interrupt.
+    """
+
+    def __init__(self, report: BuildReport) -> None:
+        super().__init__(report.interrupted)
+        self.report = report
+        self.signame = report.interrupted or "SIGINT"

@@ -17,7 +17,7 @@ from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
 from axl.exec._history import graph_record, new_run_id
 from axl.exec._remote_build import build_store, settle_remote
-from axl.exec._report import BuildReport
+from axl.exec._report import BuildInterrupted, BuildReport
 from axl.graph._code import CodeIndex
 from axl.graph._keys import environment_part
 from axl.ir import IRNode, IRWorkflow
@@ -149,6 +149,7 @@ def run_ir(
 
     Raises:
         UsageError: An external input cannot be read (before any step runs).
+        BuildInterrupted: Ctrl-C or SIGTERM; the run is recorded as interrupted first.
     """
     from axl.exec._sources import resolve_sources
     from axl.runtime._audit import ignored_reads
@@ -158,16 +159,21 @@ def run_ir(
     nodes = [n for n in ir.nodes if n.sources and (wanted is None or n.name in wanted)]
     sources = resolve_sources(nodes, root, store, jobs=opts.jobs) if nodes else {}
     options = dataclasses.replace(opts, ignore_reads=ignored_reads(root), workspace=str(root))
-    report = build(
-        ir,
-        store=store,
-        code=code,
-        environment=environment_part(ir, root),
-        options=options,
-        prepare=prepare,
-        on_event=on_event,
-        sources=sources,
-    )
+    try:
+        report = build(
+            ir,
+            store=store,
+            code=code,
+            environment=environment_part(ir, root),
+            options=options,
+            prepare=prepare,
+            on_event=on_event,
+            sources=sources,
+        )
+    except BuildInterrupted as exc:
+        # `axl runs` shows what got done; the completed steps are cached already.
+        record_run(exc.report, store, ir)
+        raise
     settle_remote(report, store)
     report.view = link_outputs(report, root, store)
     record_run(report, store, ir)

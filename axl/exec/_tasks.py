@@ -11,6 +11,7 @@ from axl.cache._records import OutputRecord
 from axl.exec._report import FAILED, StepReport
 from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq, Source
 from axl.runtime._audit import message
+from axl.runtime._lifetime import end_children, register, worker_setup
 from axl.runtime._step import StepOutcome, StepTask, execute, save_value
 
 if TYPE_CHECKING:
@@ -20,12 +21,15 @@ if TYPE_CHECKING:
     from axl.exec._engine import BuildOptions, StepRunner
     from axl.exec._sources import Resolved
     from axl.graph._keys import KeyParts
+    from axl.runtime._lifetime import Guardian
 
 _WORKER_STORE: LocalStore | None = None
 
 
-def _worker_init(root: str) -> None:
+def _worker_init(root: str, parent: int, guardian: int) -> None:
     global _WORKER_STORE  # noqa: PLW0603 - one store per worker process, set once at start
+    worker_setup(parent)
+    register(guardian)
     _WORKER_STORE = LocalStore(Path(root))
 
 
@@ -41,6 +45,8 @@ def worker_run(
         outcome = runner(node, task, parts, _WORKER_STORE)
     else:
         outcome = execute(task, _WORKER_STORE)
+    # What the step started ends with it (a worker runs one step at a time).
+    end_children()
     outcome.started = began
     return outcome
 
@@ -49,15 +55,21 @@ def _noop() -> None:
     return None
 
 
-def start_pool(jobs: int, root: Path) -> ProcessPoolExecutor:
+def start_pool(jobs: int, root: Path, guardian: Guardian) -> ProcessPoolExecutor:
+    """``jobs`` forked workers, each leading its own process group, registered with
+    ``guardian`` and dying with this process (see :mod:`axl.runtime._lifetime`)."""
     import multiprocessing
+    import os
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: workers inherit the modules already imported (and compiled from the hashed sources),
     # so what runs is what was keyed, and a worker starts in about a millisecond.
     ctx = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(
-        jobs, mp_context=ctx, initializer=_worker_init, initargs=(str(root),)
+        jobs,
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(str(root), os.getpid(), guardian.fd),
     )
     # Start every worker now, before anything else can start threads in this process.
     for future in [pool.submit(_noop) for _ in range(jobs)]:

@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from axl.errors import AxlError, RunnerError
+from axl.runtime._lifetime import end_children, exit_code, runner_setup, signal_name
 from axl.runtime._logs import JsonLog
 from axl.runtime._runner import EXIT_ERROR, RunRequest, run
-
-#: The shell's convention for "killed by SIGINT".
-EXIT_INTERRUPTED = 130
 
 #: option -> environment variable it defaults from.
 ENV = {
@@ -130,15 +128,22 @@ def parse(argv: Sequence[str]) -> tuple[RunRequest, bool]:
     return request, bool(ns.setup_env)
 
 
-def main(argv: Sequence[str] | None = None, *, claim_stderr: bool = False) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, claim_stderr: bool = False, own_process: bool = False
+) -> int:
     """Run the runner; returns the exit code.
 
     Args:
         argv: Arguments (default: ``sys.argv[1:]``).
         claim_stderr: Reserve file descriptor 2 for the JSON log lines and send everything else
             written to it (the step's stderr, C libraries, subprocesses) to stdout.
+        own_process: This process is the runner's alone (``python -m axl.runtime``): SIGTERM is
+            a graceful stop, it dies with a build that started it, and what the step started
+            ends with the step (see :mod:`axl.runtime._lifetime`).
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if own_process:
+        runner_setup()
     log = JsonLog(sys.stderr)
     try:
         request, setup_env = parse(args)
@@ -154,10 +159,14 @@ def main(argv: Sequence[str] | None = None, *, claim_stderr: bool = False) -> in
         log.stream = _claim_stderr()
     try:
         return run(request, log)
-    except KeyboardInterrupt:
-        # SIGINT (Ctrl-C on a subprocess build): every write is atomic; say so in one line.
-        log.problem("interrupted", "the runner was interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        # SIGINT or SIGTERM: no result record, no upload of a partial result (every write is
+        # atomic, the result record comes last).
+        log.problem("interrupted", f"the runner was interrupted by {signal_name(exc)}")
+        return exit_code(exc)
+    finally:
+        if own_process:
+            end_children()  # what the step started ends with it
 
 
 def _claim_stderr() -> TextIO:
@@ -169,4 +178,4 @@ def _claim_stderr() -> TextIO:
 
 
 if __name__ == "__main__":
-    sys.exit(main(claim_stderr=True))
+    sys.exit(main(claim_stderr=True, own_process=True))

@@ -22,6 +22,7 @@ from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
 from axl.graph._keys import KeyParts
 from axl.ir import IRNode
+from axl.runtime._lifetime import PARENT_ENV
 from axl.runtime._manifest import manifest_json, project_sources, task_manifest
 from axl.runtime._step import StepOutcome, StepTask
 
@@ -65,7 +66,8 @@ class SubprocessRunner:
                 # The build looked the step up and records it (in its own, maybe remote, cache).
                 "--no-cache",
             ]
-            env = {**os.environ, "AXL_WORKSPACE": str(root)}
+            # The runner dies with this process (a build's worker), whatever kills it.
+            env = {**os.environ, "AXL_WORKSPACE": str(root), PARENT_ENV: str(os.getpid())}
             env.pop("AXL_RUN_ID", None)
             proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
             return outcome_of(proc.returncode, result_path, proc.stdout, proc.stderr)
