@@ -16,6 +16,7 @@ it is hashed again, and a blob whose digest does not match is deleted and counts
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -26,10 +27,49 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from axl.cache._records import ActionResult
+from axl.errors import CacheError
 from axl.hashing import file_digest
 
 if TYPE_CHECKING:
     from axl.cache._tiered import TieredStore
+
+
+#: Write failures that mean the cache folder cannot take the write (full, over quota, read-only,
+#: not ours): axl's problem to report, never the step's failure.
+_CANNOT_WRITE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+class CacheWriteError(CacheError):
+    """The cache folder refused a write (disk full, quota, read-only, permissions).
+
+    Args:
+        folder: The cache folder.
+        exc: The refused write.
+        what: What was being written (``output 'out' of step 'fit'``, ``the run record``).
+        needed: How many bytes it needed, when known.
+    """
+
+    def __init__(self, folder: Path, exc: OSError, what: str, needed: int | None) -> None:
+        self.folder, self.errno, self.needed = folder, exc.errno, needed
+        size = f"{needed:,} bytes" if needed is not None else "an unknown number of bytes"
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        hint = (
+            "free space with 'axl cache gc --max-size SIZE' (e.g. 1G), or build with another "
+            "cache folder: --cache-dir DIR (or $AXL_CACHE_DIR)"
+            if full
+            else "make the folder writable, or build with another cache folder: --cache-dir DIR "
+            "(or $AXL_CACHE_DIR)"
+        )
+        super().__init__(
+            f"cannot write to the cache folder {folder}: {exc.strerror or exc} "
+            f"({what} needs {size})",
+            hint=hint,
+        )
+
+
+def cannot_write(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write the cache folder refused (see :class:`CacheWriteError`)."""
+    return isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE
 
 
 class LocalStore:
@@ -120,11 +160,24 @@ class LocalStore:
         self._trusted[digest] = (st.st_size, st.st_mtime_ns, st.st_ino)
         return digest, size
 
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store ``data`` as a blob."""
-        tmp = self.tmp_file()
-        tmp.write_bytes(data)
-        return self.put_file(tmp)
+    def put_bytes(self, data: bytes, what: str = "a blob") -> tuple[str, int]:
+        """Store ``data`` as a blob.
+
+        Raises:
+            CacheWriteError: The cache folder refused the write.
+        """
+        tmp: Path | None = None
+        try:
+            tmp = self.tmp_file()
+            tmp.write_bytes(data)
+            return self.put_file(tmp)
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            if cannot_write(exc):
+                raise CacheWriteError(self.root, exc, what, len(data)) from None
+            raise
 
     def tmp_file(self, suffix: str = "") -> Path:
         """A fresh, empty path in :attr:`tmp_dir` (same filesystem as the CAS)."""
@@ -161,10 +214,21 @@ class LocalStore:
         return record
 
     def put_record(self, record: ActionResult) -> None:
-        """Store ``record`` under its key (atomically)."""
+        """Store ``record`` under its key (atomically).
+
+        Raises:
+            CacheWriteError: The cache folder refused the write.
+        """
         path = self.record_path(record.key)
-        self._ensure_dir(path.parent)
-        write_atomic(path, record.to_bytes(), self.tmp_dir)
+        data = record.to_bytes()
+        try:
+            self._ensure_dir(path.parent)
+            write_atomic(path, data, self.tmp_dir)
+        except OSError as exc:
+            if cannot_write(exc):
+                what = f"the action record of step {record.step!r}"
+                raise CacheWriteError(self.root, exc, what, len(data)) from None
+            raise
 
     def _ensure_dir(self, folder: Path) -> None:
         # Each shard folder is made once per process, not checked on every write.

@@ -123,7 +123,7 @@ def _names_one(text: str) -> bool:
 
 
 def _print_result(result: TargetResult) -> None:
-    from axl.cli._render import render_report, write_warnings
+    from axl.cli._render import render_problem, render_report, write_warnings
 
     if result.report is None:
         sys.stdout.write(f"{result.label}  {result.status}: {result.reason}\n")
@@ -133,3 +133,4 @@ def _print_result(result: TargetResult) -> None:
     sys.stdout.flush()
     if result.report is not None:
         write_warnings(result.report)
+        sys.stderr.write(render_problem(result.report))

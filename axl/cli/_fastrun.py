@@ -54,7 +54,7 @@ def run_local_command(
     config: str | None = None,
 ) -> int:
     """Build the workflow ``module`` here, print the report, return the exit code."""
-    from axl.cli._render import render_report, write_warnings
+    from axl.cli._render import render_problem, render_report, write_warnings
     from axl.errors import UsageError
     from axl.exec import BuildOptions
     from axl.exec._session import run_local
@@ -97,4 +97,5 @@ def run_local_command(
         sys.stdout.write(render_report(report))
     sys.stdout.flush()
     write_warnings(report)
+    sys.stderr.write(render_problem(report))
     return 0 if report.ok else 1

@@ -55,6 +55,15 @@ def write_warnings(report: BuildReport) -> None:
     sys.stderr.flush()
 
 
+def render_problem(report: BuildReport) -> str:
+    """``error:``/``hint:`` lines (for stderr) when a step ended in an error axl can say how to
+    fix (a full or read-only cache folder); empty otherwise. One error, however many steps."""
+    for step in report.steps.values():
+        if step.status == "error" and step.hint and step.error:
+            return f"error: {step.error}\nhint: {step.hint}\n"
+    return ""
+
+
 def _remote_line(remote: dict[str, Any]) -> str:
     """What the remote cache did, e.g. ``remote cache http://h/c: 5 hits (1.2 MiB down) ...``."""
     down, up = remote["bytes_downloaded"] / 2**20, remote["bytes_uploaded"] / 2**20

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from axl.cache._local import LocalStore
+from axl.cache._local import CacheWriteError, LocalStore
 from axl.cache._records import ActionResult
 from axl.exec._report import (
     CACHED,
@@ -352,7 +352,12 @@ class _Scheduler:
                 undeclared=tuple(outcome.undeclared),
             )
             if node.cache:
-                store.put_record(record)
+                try:
+                    store.put_record(record)
+                except CacheWriteError as exc:
+                    outcome = StepOutcome("error", error=exc.render(), hint=exc.hint)
+                    self._settle_failure(name, task, parts, outcome, t0)
+                    return
             for out, rec in outcome.outputs.items():
                 self.state.digests[(name, out)] = rec.digest
             self._finish(
@@ -372,6 +377,12 @@ class _Scheduler:
                 ),
             )
             return
+        self._settle_failure(name, task, parts, outcome, t0)
+
+    def _settle_failure(
+        self, name: str, task: StepTask, parts: KeyParts, outcome: StepOutcome, t0: float
+    ) -> None:
+        node, attempts = self.ir.get_node(name), self.attempts[name]
         # A strict refusal is no flaky failure: retrying would read the same files again.
         if (
             outcome.status == "failed"
@@ -397,6 +408,7 @@ class _Scheduler:
                 log_digest=outcome.log_digest,
                 started=t0,
                 undeclared=outcome.undeclared,
+                hint=outcome.hint,
             ),
         )
         if not self.options.keep_going:

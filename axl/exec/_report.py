@@ -32,6 +32,8 @@ class StepReport:
     source: str = "local"
     #: Files and ``$VARIABLES`` the step read that its key does not cover (see axl.runtime._audit).
     undeclared: list[str] = field(default_factory=list)
+    #: How to fix an ``error`` that is axl's (e.g. a full cache folder), when axl knows.
+    hint: str | None = None
 
     def to_json(self, view: Path | None = None) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
@@ -47,7 +49,7 @@ class StepReport:
             "seconds": round(self.seconds, 6),
             "outputs": outputs,
         }
-        for attr in ("error", "traceback", "reason", "log_digest"):
+        for attr in ("error", "hint", "traceback", "reason", "log_digest"):
             value = getattr(self, attr)
             if value is not None:
                 data[attr] = value

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from axl._loader import find_workspace, split_spec
 from axl._params import load_params
-from axl.cache._local import LocalStore, write_atomic
+from axl.cache._local import CacheWriteError, LocalStore, cannot_write, write_atomic
 from axl.dsl import Workflow
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
 from axl.exec._history import graph_record, new_run_id
@@ -176,7 +176,12 @@ def run_ir(
         raise
     settle_remote(report, store)
     report.view = link_outputs(report, root, store)
-    record_run(report, store, ir)
+    try:
+        record_run(report, store, ir)
+    except CacheWriteError:
+        # A full cache that already stopped a step is reported with that step, once.
+        if not any(step.hint for step in report.steps.values()):
+            raise
     return report
 
 
@@ -220,8 +225,13 @@ def record_run(report: BuildReport, store: LocalStore, ir: IRWorkflow | None = N
     path = folder / f"{report.run_id}.json"
     # Compact: with `indent`, json falls back to its pure-Python encoder (~0.5 s per 1,000 steps,
     # the bulk of a null build).
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    write_atomic(path, text.encode(), store.tmp_dir)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    try:
+        write_atomic(path, text, store.tmp_dir)
+    except OSError as exc:
+        if cannot_write(exc):
+            raise CacheWriteError(store.root, exc, "the run record", len(text)) from None
+        raise
     return path
 
 

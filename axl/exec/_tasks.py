@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from axl.cache._local import LocalStore
+from axl.cache._local import CacheWriteError, LocalStore
 from axl.cache._records import OutputRecord
 from axl.exec._report import FAILED, StepReport
 from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq, Source
@@ -175,7 +175,10 @@ def run_params(node: IRNode, store: LocalStore) -> StepOutcome:
     """The params step runs no user code: its values were fixed when the IR was built."""
     t0 = time.perf_counter()
     values = node.param_values
-    outputs = {"out": save_value(values, "json", "json", store)}
-    for key, value in values.items():
-        outputs[key] = save_value(value, "json", "json", store)
+    try:
+        outputs = {"out": save_value(values, "json", "json", store, what="the params")}
+        for key, value in values.items():
+            outputs[key] = save_value(value, "json", "json", store, what=f"param {key!r}")
+    except CacheWriteError as exc:
+        return StepOutcome("error", error=exc.render(), hint=exc.hint)
     return StepOutcome("ok", outputs=outputs, seconds=time.perf_counter() - t0)

@@ -254,12 +254,15 @@ def _finish(
     if outcome.status != "ok":
         code = EXIT_FAILED if outcome.status == "failed" else EXIT_ERROR
         result.data.update(error=outcome.error, traceback=outcome.traceback)
+        if outcome.hint:
+            result.data["hint"] = outcome.hint
         log.emit(
             "error",
             "failed" if code == EXIT_FAILED else "error",
             outcome.error,
             duration=outcome.seconds,
             exception=_exception(outcome),
+            **({"hint": outcome.hint} if outcome.hint else {}),
         )
         _write_result(request, store, result.to_json(outcome.status, code), log)
         return code

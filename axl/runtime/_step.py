@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from axl import io
-from axl.cache._local import LocalStore
+from axl.cache._local import CacheWriteError, LocalStore, cannot_write
 from axl.cache._records import OutputRecord
 from axl.runtime._audit import message, read_policy, undeclared, watch
 
@@ -71,6 +71,8 @@ class StepOutcome:
     started: float = 0.0
     #: Files (and ``$VARIABLES``) the step read that its key does not cover.
     undeclared: list[str] = field(default_factory=list)
+    #: How to fix an ``error`` that is not the step's (e.g. a full cache folder).
+    hint: str | None = None
 
 
 class _RunnerProblem(Exception):
@@ -128,6 +130,17 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
             )
         try:
             outputs = _save_all(task, value, store)
+            logs = buffer.getvalue()
+            log_digest = store.put_bytes(logs.encode(), "the step's log")[0] if logs else None
+        except CacheWriteError as exc:
+            # Disk full, quota, read-only: axl's error, not the step's (its code succeeded).
+            return StepOutcome(
+                "error",
+                error=exc.render(),
+                hint=exc.hint,
+                seconds=time.perf_counter() - started,
+                logs=buffer.getvalue(),
+            )
         except _RunnerProblem as exc:
             return StepOutcome(
                 "failed",
@@ -137,8 +150,6 @@ def execute(task: StepTask, store: LocalStore, *, capture: bool = True) -> StepO
             )
         except Exception as exc:  # noqa: BLE001 - the value could not be saved by its handler
             return _failed(task, exc, started, buffer, store, user_tb=False, reads=reads)
-        logs = buffer.getvalue()
-        log_digest = store.put_bytes(logs.encode())[0] if logs else None
         return StepOutcome(
             "ok",
             outputs=outputs,
@@ -189,7 +200,9 @@ def _failed(
         tb = tb.tb_next  # drop this module's own frame: show the user's code only
     text = "".join(traceback.format_exception(type(exc), exc, tb))
     logs = buffer.getvalue()
-    log_digest = store.put_bytes(logs.encode())[0] if logs else None
+    log_digest = None
+    with contextlib.suppress(CacheWriteError):  # the failure matters more than its stored log
+        log_digest = store.put_bytes(logs.encode(), "the step's log")[0] if logs else None
     what = "raised" if user_tb else "returned a value its output handler could not save:"
     return StepOutcome(
         "failed",
@@ -299,25 +312,55 @@ def _save_all(task: StepTask, value: Any, store: LocalStore) -> dict[str, Output
         values = {names[0]: value}
     records: dict[str, OutputRecord] = {}
     for name, declared in task.outputs:
-        records[name] = save_value(values[name], declared, task.default_handler, store)
+        what = f"output {name!r} of step {task.node!r}"
+        records[name] = save_value(values[name], declared, task.default_handler, store, what=what)
     return records
 
 
 def save_value(
-    value: Any, declared: str, default: str, store: LocalStore, work: Path | None = None
+    value: Any,
+    declared: str,
+    default: str,
+    store: LocalStore,
+    work: Path | None = None,
+    what: str | None = None,
 ) -> OutputRecord:
-    """Save ``value`` with its handler (detected when ``declared`` is ``auto``) into the CAS."""
+    """Save ``value`` with its handler (detected when ``declared`` is ``auto``) into the CAS.
+
+    Raises:
+        CacheWriteError: The cache folder refused the write (full, read-only, ...).
+    """
     handler = io.detect(value, default) if declared == io.AUTO else io.get(declared)
-    tmp = store.tmp_file(f".{handler.extension}")
+    tmp: Path | None = None
     try:
+        tmp = store.tmp_file(f".{handler.extension}")
         handler.save(value, tmp)
         metadata = handler.metadata(tmp)
         digest, size = store.put_file(tmp)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        if isinstance(exc, OSError) and cannot_write(exc):
+            what = what or f"an output saved by handler {handler.name!r}"
+            raise CacheWriteError(store.root, exc, what, _size_of(handler, value)) from None
         raise
     return OutputRecord(digest, size, handler.name, handler.extension, metadata)
+
+
+def _size_of(handler: io.IOHandler, value: Any) -> int | None:
+    """How many bytes ``handler`` writes for ``value``, measured in memory (a memfd), for the
+    message about a full cache; ``None`` where that is not possible."""
+    if not hasattr(os, "memfd_create"):
+        return None
+    fd = os.memfd_create("axl-size")
+    try:
+        handler.save(value, Path(f"/proc/self/fd/{fd}"))
+        return os.fstat(fd).st_size
+    except Exception:  # noqa: BLE001 - only a measurement for a message
+        return None
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

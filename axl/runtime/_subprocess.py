@@ -103,6 +103,7 @@ def outcome_of(code: int, result_path: Path, stdout: str, stderr: str) -> StepOu
         log_digest=data.get("log_digest"),
         logs=stdout,
         undeclared=[str(v) for v in data.get("undeclared") or ()],
+        hint=data.get("hint"),
     )
 
 
