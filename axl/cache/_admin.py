@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from axl.cache._lease import TOUCH_INTERVAL, oldest_live_lease
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
 from axl.errors import UsageError
@@ -133,10 +135,22 @@ def gc(store: LocalStore, max_size: int) -> dict[str, int]:
 
     Blobs that no record references go first (oldest first), then records in LRU order with
     the blobs only they referenced. What the latest build of each workflow needs is kept, even if
-    that leaves the store above ``max_size``.
+    that leaves the store above ``max_size``, and so is what a running build may use or has
+    written (see :mod:`axl.cache._lease`). Safe to run while builds run.
     """
+    with store.gc_lock.held(exclusive=True):
+        return _gc(store, max_size)
+
+
+def _gc(store: LocalStore, max_size: int) -> dict[str, int]:
+    since = oldest_live_lease(store.root)
+    # Running builds: keep what they may have used or written (axl.cache._lease).
+    cutoff = None if since is None else since - TOUCH_INTERVAL
     inv = inventory(store)
     keep_keys, keep_blobs = _protected(store)
+    if cutoff is not None:
+        keep_keys.update(k for k, t in inv.record_mtime.items() if t >= cutoff)
+        keep_blobs.update(d for d in inv.blobs if _mtime(store.blob_path(d)) >= cutoff)
     refs: dict[str, int] = {}
     for record in inv.records.values():
         for digest in _record_blobs(record):
@@ -169,7 +183,8 @@ def gc(store: LocalStore, max_size: int) -> dict[str, int]:
             refs[digest] -= 1
             if refs[digest] == 0 and digest not in keep_blobs and digest in inv.blobs:
                 drop_blob(digest)
-    store.clean_tmp()
+    # A running build's files in tmp/ are as old as its longest step, at most.
+    store.clean_tmp(older_than=3600.0 if since is None else max(3600.0, time.time() - since))
     return {
         "removed_records": removed_records,
         "removed_blobs": removed_blobs,

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from axl.cache._lease import GcLock, Lease
 from axl.cache._records import ActionResult
 from axl.errors import CacheError
 from axl.hashing import file_digest
@@ -87,6 +88,12 @@ class LocalStore:
         self._made: set[str] = set()
         self._cas = str(self.cas_dir)
         self._ac = str(self.ac_dir)
+        #: Shared by lookups and lease registration, exclusive for gc (see axl.cache._lease).
+        self.gc_lock = GcLock(root)
+
+    def lease(self) -> Lease:
+        """A running build's lease: gc keeps what the build uses and writes while it is held."""
+        return Lease(self.root, self.gc_lock)
 
     def remote_tier(self) -> TieredStore | None:
         """The store itself when it reads and writes through to a remote cache; a plain local
@@ -152,6 +159,9 @@ class LocalStore:
         dest = self.blob_path(digest)
         if self.has_blob(digest, size):
             src.unlink()
+            # Now in use again: a concurrent gc must see it as new (axl.cache._lease).
+            with contextlib.suppress(OSError):
+                os.utime(dest)
             return digest, size
         self._ensure_dir(dest.parent)
         os.chmod(src, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

@@ -132,7 +132,9 @@ def build(
     for ident, resolved in (sources or {}).items():
         scheduler.state.sources[ident] = resolved
         scheduler.state.digests[(SOURCE, ident)] = resolved.digest
-    return scheduler.run()
+    # While the lease is held, `axl cache gc` keeps what this build uses and writes.
+    with store.lease():
+        return scheduler.run()
 
 
 class _Scheduler:
@@ -441,6 +443,12 @@ def _forced(node: IRNode, opts: BuildOptions) -> str | None:
 def _lookup(state: _State, node: IRNode, parts: KeyParts) -> ActionResult | None:
     if _forced(node, state.options) is not None:
         return None
+    # Under the gc lock: a gc cannot remove the record between its check and its touch.
+    with state.store.gc_lock.held():
+        return _lookup_locked(state, parts)
+
+
+def _lookup_locked(state: _State, parts: KeyParts) -> ActionResult | None:
     record = state.store.get_record(parts.key)
     if record is None:
         return None
