@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from axl.errors import AxlError, RunnerError
-from axl.runtime._lifetime import end_children, exit_code, runner_setup, signal_name
+from axl.runtime._lifetime import (
+    end_children,
+    exit_code,
+    group_guardian,
+    runner_setup,
+    signal_name,
+)
 from axl.runtime._logs import JsonLog
 from axl.runtime._runner import EXIT_ERROR, RunRequest, run
 
@@ -157,6 +163,8 @@ def main(
         return EXIT_ERROR
     if claim_stderr:
         log.stream = _claim_stderr()
+    # After --setup-env, which may exec another interpreter: the guardian's pipe would not survive.
+    guardian = group_guardian() if own_process else None
     try:
         return run(request, log)
     except KeyboardInterrupt as exc:
@@ -166,7 +174,9 @@ def main(
         return exit_code(exc)
     finally:
         if own_process:
-            end_children()  # what the step started ends with it
+            end_children(keep=[guardian.pid] if guardian else [])  # the step's leftovers
+        if guardian is not None:
+            guardian.close()
 
 
 def _claim_stderr() -> TextIO:

@@ -112,6 +112,18 @@ def runner_setup() -> None:
     become_subreaper()
 
 
+def group_guardian() -> Guardian | None:
+    """A guardian for this process's own group, when it leads one (a runner started from a
+    shell, or as a container's command): it ends the group if the process is killed, SIGKILL
+    included. A runner inside a build's worker is in the worker's group, which the build guards.
+    """
+    if os.getpgrp() != os.getpid() or not sys.platform.startswith("linux"):
+        return None
+    guardian = Guardian()
+    register(os.dup(guardian.fd))
+    return guardian
+
+
 def _children() -> list[int]:
     pids: list[int] = []
     with contextlib.suppress(OSError):

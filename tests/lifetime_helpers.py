@@ -1,0 +1,157 @@
+"""Helpers for the process-lifetime tests: a workflow of slow steps that start children, and a
+view of the processes a command started (by PID, parent PID and process group, from /proc)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: Steps ``a`` and ``b`` sleep ``t`` seconds; ``a`` first starts ``sh -c 'sleep 600 & sleep 600'``
+#: (a child and an orphan-to-be grandchild). Each writes ``started-<step>`` when it begins.
+SLOW = """
+import subprocess
+import time
+from pathlib import Path
+
+from axl import Workflow, step
+
+HERE = Path(__file__).parent
+
+
+class Slow(Workflow):
+    @step
+    def params(self) -> dict:
+        return {"t": 60, "q": 1}
+
+    @step
+    def quick(self, q: int) -> int:
+        return q + 1
+
+    @step
+    def a(self, t: int, q: int) -> int:
+        subprocess.Popen(["sh", "-c", "sleep 600 & sleep 600"])
+        (HERE / "started-a").write_text("")
+        time.sleep(t)
+        return 1
+
+    @step
+    def b(self, t: int, q: int) -> int:
+        (HERE / "started-b").write_text("")
+        time.sleep(t)
+        return 2
+
+    @step
+    def total(self, a: int, b: int) -> int:
+        return a + b
+
+    def graph(self):
+        p = self.params()
+        q = self.quick(p["q"])
+        return self.total(self.a(p["t"], q), self.b(p["t"], q))
+"""
+
+
+def _stat(pid: int) -> tuple[int, int, str] | None:
+    """``(ppid, pgid, state)`` of ``pid``, or ``None`` when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), int(fields[2]), fields[0]
+
+
+def _all() -> dict[int, tuple[int, int, str]]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = _stat(int(entry))
+            if info is not None:
+                found[int(entry)] = info
+    return found
+
+
+def family(root: int) -> set[int]:
+    """``root``, its descendants, and every member of their process groups."""
+    procs = _all()
+    members = {root}
+    grew = True
+    while grew:
+        more = {p for p, (ppid, _, _) in procs.items() if ppid in members} - members
+        groups = {procs[p][1] for p in members | more if p in procs}
+        more |= {p for p, (_, pgid, _) in procs.items() if pgid in groups and pgid != 1}
+        more -= members
+        grew = bool(more)
+        members |= more
+    return members
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` that still run (a zombie has ended; only its parent's
+    bookkeeping is left, and an orphan's is PID 1's)."""
+    return {p for p in pids if (info := _stat(p)) is not None and info[2] != "Z"}
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def wait_for(paths: list[Path], proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(p.exists() for p in paths):
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"ended early ({proc.returncode}): {out!r} {err!r}")
+        assert time.monotonic() < deadline, f"{paths} never appeared"
+        time.sleep(0.05)
+
+
+def kill_all(pids: set[int]) -> None:
+    """Stop what a failed test left behind, by PID."""
+    for pid in alive(pids):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """Start ``args`` the way a CI step or ``timeout(1)`` does: output captured, own session."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def interrupt(
+    proc: subprocess.Popen[bytes], sig: int, markers: list[Path]
+) -> tuple[str, str, dict[int, str], set[int]]:
+    """Wait until the steps run, send ``sig`` to ``proc`` alone, and return its output, the
+    processes it had started, and those of them still alive 3 s later (must be none).
+
+    Fails if the caller's ``communicate()`` (capturing the output) does not return in 5 s.
+    """
+    wait_for(markers, proc)
+    time.sleep(0.5)  # the step's `sh` has started its sleeps
+    started = {pid: cmdline(pid) for pid in family(proc.pid)}
+    try:
+        os.kill(proc.pid, sig)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=5)
+        assert time.monotonic() - t0 < 5
+        deadline = time.monotonic() + 3
+        while alive(set(started)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = alive(set(started))
+    finally:
+        kill_all(set(started))
+    return out.decode(), err.decode(), started, left
