@@ -53,7 +53,8 @@ def _verify_clean(root: Path) -> None:
     r = axl("cache", "verify", "--json", cwd=root)
     assert r.code == 0, r.err
     data = json.loads(r.out)
-    assert data["bad_blobs"] == 0 and data["bad_records"] == 0, data
+    assert data["bad_blobs"] == 0, data
+    assert data["bad_records"] == 0, data
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
@@ -170,7 +171,8 @@ def test_a_signalled_runner_leaves_nothing_behind(slow: Path, sig: int) -> None:
     if sig == signal.SIGTERM:
         assert proc.returncode == 143
         last = json.loads(err.splitlines()[-1])
-        assert last["event"] == "interrupted" and "SIGTERM" in last["message"], last
+        assert last["event"] == "interrupted", last
+        assert "SIGTERM" in last["message"], last
     else:
         assert proc.returncode == -signal.SIGKILL
     assert (store / "runs" / "r1" / "quick.json").exists()  # what completed stays

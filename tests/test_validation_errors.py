@@ -424,7 +424,22 @@ def test_params_int_for_float_and_anything_for_none_are_accepted(bad: Path) -> N
     assert json.loads(r.out)["nodes"][0]["params"]["learning_rate"] == 1
     write(
         bad.parent / "none.py",
-        "from axl import Workflow, step\n\n\nclass N(Workflow):\n    @step\n    def params(self) -> dict:\n        return {'opt': None}\n\n    @step\n    def use(self, p: dict) -> int:\n        return 1\n\n    def graph(self):\n        return self.use(self.params())\n",
+        """
+        from axl import Workflow, step
+
+
+        class N(Workflow):
+            @step
+            def params(self) -> dict:
+                return {"opt": None}
+
+            @step
+            def use(self, p: dict) -> int:
+                return 1
+
+            def graph(self):
+                return self.use(self.params())
+        """,
     )
     for value in ("[1, 2]", "x", "{a: 1}", "3.5"):
         write(bad.parent / "p.yaml", f"opt: {value}\n")
