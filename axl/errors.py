@@ -8,6 +8,7 @@ could not run the step (:class:`RunnerError`), and a step was skipped because an
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import TypedDict
 
@@ -87,6 +88,44 @@ class CanonicalError(AxlError):
 
 class CacheError(AxlError):
     """The cache is unusable (not corrupt entries: those are misses, rebuilt silently)."""
+
+
+#: Write failures that mean the cache folder cannot take the write (full, over quota, read-only,
+#: not ours): axl's problem to report, never the step's failure.
+_CANNOT_WRITE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+class CacheWriteError(CacheError):
+    """The cache folder refused a write (disk full, quota, read-only, permissions).
+
+    Args:
+        folder: The cache folder.
+        exc: The refused write.
+        what: What was being written (``output 'out' of step 'fit'``, ``the run record``).
+        needed: How many bytes it needed, when known.
+    """
+
+    def __init__(self, folder: Path, exc: OSError, what: str, needed: int | None) -> None:
+        self.folder, self.errno, self.needed = folder, exc.errno, needed
+        size = f"{needed:,} bytes" if needed is not None else "an unknown number of bytes"
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        hint = (
+            "free space with 'axl cache gc --max-size SIZE' (e.g. 1G), or build with another "
+            "cache folder: --cache-dir DIR (or $AXL_CACHE_DIR)"
+            if full
+            else "make the folder writable, or build with another cache folder: --cache-dir DIR "
+            "(or $AXL_CACHE_DIR)"
+        )
+        super().__init__(
+            f"cannot write to the cache folder {folder}: {exc.strerror or exc} "
+            f"({what} needs {size})",
+            hint=hint,
+        )
+
+
+def cannot_write(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write the cache folder refused (see :class:`CacheWriteError`)."""
+    return isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE
 
 
 class RunnerError(AxlError):

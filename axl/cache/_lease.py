@@ -29,6 +29,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from axl.errors import CacheWriteError, cannot_write
+
 #: ``LocalStore.touch_record`` moves a record's mtime at most once per this many seconds.
 TOUCH_INTERVAL = 3600.0
 
@@ -45,7 +47,12 @@ class GcLock:
         # A forked worker must not share the parent's open file: an unlock there would unlock
         # the parent (flock locks belong to the open file, which fork shares).
         if self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                if cannot_write(exc):
+                    raise CacheWriteError(self.path.parent, exc, "the gc lock file", None) from None
+                raise
             self._pid = os.getpid()
         return self._fd
 
@@ -69,12 +76,18 @@ class Lease:
         self._path: Path | None = None
 
     def __enter__(self) -> Lease:
-        self.folder.mkdir(exist_ok=True)
         path = self.folder / f"{os.getpid()}-{os.urandom(4).hex()}"
         with self._lock.held():
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            os.write(fd, repr(time.time()).encode())
+            try:
+                self.folder.mkdir(exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                os.write(fd, repr(time.time()).encode())
+            except OSError as exc:
+                if cannot_write(exc):
+                    root = self.folder.parent
+                    raise CacheWriteError(root, exc, "the build's lease", 32) from None
+                raise
         self._fd, self._path = fd, path
         return self
 

@@ -16,7 +16,6 @@ it is hashed again, and a blob whose digest does not match is deleted and counts
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import stat
@@ -28,49 +27,11 @@ from typing import TYPE_CHECKING
 
 from axl.cache._lease import GcLock, Lease
 from axl.cache._records import ActionResult
-from axl.errors import CacheError
+from axl.errors import CacheWriteError, cannot_write
 from axl.hashing import file_digest
 
 if TYPE_CHECKING:
     from axl.cache._tiered import TieredStore
-
-
-#: Write failures that mean the cache folder cannot take the write (full, over quota, read-only,
-#: not ours): axl's problem to report, never the step's failure.
-_CANNOT_WRITE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
-
-
-class CacheWriteError(CacheError):
-    """The cache folder refused a write (disk full, quota, read-only, permissions).
-
-    Args:
-        folder: The cache folder.
-        exc: The refused write.
-        what: What was being written (``output 'out' of step 'fit'``, ``the run record``).
-        needed: How many bytes it needed, when known.
-    """
-
-    def __init__(self, folder: Path, exc: OSError, what: str, needed: int | None) -> None:
-        self.folder, self.errno, self.needed = folder, exc.errno, needed
-        size = f"{needed:,} bytes" if needed is not None else "an unknown number of bytes"
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        hint = (
-            "free space with 'axl cache gc --max-size SIZE' (e.g. 1G), or build with another "
-            "cache folder: --cache-dir DIR (or $AXL_CACHE_DIR)"
-            if full
-            else "make the folder writable, or build with another cache folder: --cache-dir DIR "
-            "(or $AXL_CACHE_DIR)"
-        )
-        super().__init__(
-            f"cannot write to the cache folder {folder}: {exc.strerror or exc} "
-            f"({what} needs {size})",
-            hint=hint,
-        )
-
-
-def cannot_write(exc: BaseException) -> bool:
-    """Whether ``exc`` is a write the cache folder refused (see :class:`CacheWriteError`)."""
-    return isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE
 
 
 class LocalStore:

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from axl.cache._local import CacheWriteError, LocalStore
+from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
+from axl.errors import CacheWriteError
 from axl.exec._report import (
     CACHED,
     ERROR,

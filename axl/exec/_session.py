@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from axl._loader import find_workspace, split_spec
 from axl._params import load_params
-from axl.cache._local import CacheWriteError, LocalStore, cannot_write, write_atomic
+from axl.cache._local import LocalStore, write_atomic
 from axl.dsl import Workflow
+from axl.errors import CacheWriteError, cannot_write
 from axl.exec._engine import BuildOptions, CodeProvider, EventHook, build
 from axl.exec._history import graph_record, new_run_id
 from axl.exec._remote_build import build_store, settle_remote

@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from axl.cache._local import CacheWriteError, LocalStore
+from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
+from axl.errors import CacheWriteError
 from axl.exec._report import FAILED, StepReport
 from axl.ir import Const, IRNode, IRWorkflow, Map, Ref, Seq, Source
 from axl.runtime._audit import message

@@ -40,8 +40,13 @@ _MAX_STAT_ENTRIES = 200_000
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 class StatCache:
@@ -199,7 +204,10 @@ class LoadCache:
             "tables": entry.tables,
             "code": entry.code,
         }
-        _write_atomic(self._path(entry.identity), json.dumps(data, sort_keys=True).encode())
+        # Only a cache: a full or read-only cache folder is reported where it matters (the
+        # build's outputs), not here.
+        with contextlib.suppress(OSError):
+            _write_atomic(self._path(entry.identity), json.dumps(data, sort_keys=True).encode())
 
     def digest(self, path: str) -> str | None:
         """The current digest of a file, through the stat cache."""

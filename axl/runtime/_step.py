@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from axl import io
-from axl.cache._local import CacheWriteError, LocalStore, cannot_write
+from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
+from axl.errors import CacheWriteError, cannot_write
 from axl.runtime._audit import message, read_policy, undeclared, watch
 
 
