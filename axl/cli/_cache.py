@@ -61,7 +61,8 @@ def gc(
     cache_dir: CacheDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Delete least-recently-used results down to --max-size (the latest builds are kept)."""
+    """Delete least-recently-used results down to --max-size (the latest builds, and what running
+    builds use or wrote, are kept: safe while builds run)."""
     from axl.cache._admin import gc as run_gc
     from axl.cache._admin import parse_size
 
