@@ -7,7 +7,8 @@
                           [--setup-env]
 
 Every option can also come from an environment variable (``AXL_MANIFEST``, ``AXL_STEP``, ...);
-the command line wins. Exit codes: 0 ok, 1 the step's code failed, 2 the runner could not run it.
+the command line wins. Exit codes: 0 ok, 1 the step's code failed, 2 the runner could not run it,
+130 SIGINT, 143 SIGTERM (no result record then; see ``runner/SPEC.md``).
 stderr carries only JSON log lines; everything else (the step's prints, on stdout and stderr)
 goes to stdout.
 """
