@@ -42,6 +42,7 @@ class GcLock:
         self.path = root / "gc.lock"
         self._fd = -1
         self._pid = -1
+        self._depth = 0
 
     def _open(self) -> int:
         # A forked worker must not share the parent's open file: an unlock there would unlock
@@ -58,11 +59,22 @@ class GcLock:
 
     @contextlib.contextmanager
     def held(self, *, exclusive: bool = False) -> Iterator[None]:
+        """Hold the lock (re-entrant: an inner ``held()`` of the same kind costs nothing, so a
+        scheduler can hold it across a batch of lookups)."""
+        if self._depth and self._pid == os.getpid():
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         fd = self._open()
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        self._depth = 1
         try:
             yield
         finally:
+            self._depth = 0
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 

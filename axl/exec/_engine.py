@@ -9,6 +9,7 @@ reruns and produces the same bytes leaves its downstream cached (early cutoff).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import time
@@ -181,8 +182,9 @@ class _Scheduler:
         interrupted: str | None = None
         try:
             while self.state.ready or self.running or self.delayed:
-                while self.state.ready:
-                    self._resolve(self.state.ready.popleft())
+                with self._batch():
+                    while self.state.ready:
+                        self._resolve(self.state.ready.popleft())
                 if self.delayed and self.delayed[0][0] <= time.monotonic():
                     _, _, name, task, parts = heapq.heappop(self.delayed)
                     self._launch(name, task, parts)
@@ -206,6 +208,13 @@ class _Scheduler:
             report.interrupted = interrupted
             raise BuildInterrupted(report)
         return report
+
+    def _batch(self) -> contextlib.AbstractContextManager[None]:
+        """The gc lock across a batch of lookups (one lock, not one per step, for null builds),
+        unless steps run in this process: a long step must not hold gc off."""
+        if self.options.in_process or _jobs(self.options) == 1:
+            return contextlib.nullcontext()
+        return self.store.gc_lock.held()
 
     def _stop_workers(self, interrupted: bool) -> None:
         """Shut the pool down; after an interrupt, end the workers' process groups first (the
