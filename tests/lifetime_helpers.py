@@ -56,17 +56,27 @@ class Slow(Workflow):
 """
 
 
-def _stat(pid: int) -> tuple[int, int, str] | None:
-    """``(ppid, pgid, state)`` of ``pid``, or ``None`` when it is gone."""
+def _stat(pid: int) -> tuple[int, int, str, int] | None:
+    """``(ppid, pgid, state, start time)`` of ``pid``, or ``None`` when it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
     fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), int(fields[2]), fields[0]
+    return int(fields[1]), int(fields[2]), fields[0], int(fields[19])
 
 
-def _all() -> dict[int, tuple[int, int, str]]:
+def snapshot(pids: set[int]) -> dict[int, tuple[str, int]]:
+    """Each process's command line and start time (a PID alone may be reused later)."""
+    found = {}
+    for pid in pids:
+        info = _stat(pid)
+        if info is not None:
+            found[pid] = (cmdline(pid), info[3])
+    return found
+
+
+def _all() -> dict[int, tuple[int, int, str, int]]:
     found = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -82,19 +92,24 @@ def family(root: int) -> set[int]:
     members = {root}
     grew = True
     while grew:
-        more = {p for p, (ppid, _, _) in procs.items() if ppid in members} - members
+        more = {p for p, info in procs.items() if info[0] in members} - members
         groups = {procs[p][1] for p in members | more if p in procs}
-        more |= {p for p, (_, pgid, _) in procs.items() if pgid in groups and pgid != 1}
+        more |= {p for p, info in procs.items() if info[1] in groups and info[1] != 1}
         more -= members
         grew = bool(more)
         members |= more
     return members
 
 
-def alive(pids: set[int]) -> set[int]:
-    """The processes of ``pids`` that still run (a zombie has ended; only its parent's
-    bookkeeping is left, and an orphan's is PID 1's)."""
-    return {p for p in pids if (info := _stat(p)) is not None and info[2] != "Z"}
+def alive(procs: dict[int, tuple[str, int]]) -> set[int]:
+    """The processes of a :func:`snapshot` that still run (the same start time: not a reused
+    PID; a zombie has ended, only its parent's bookkeeping is left, and an orphan's is PID 1's).
+    """
+    return {
+        p
+        for p, (_, began) in procs.items()
+        if (info := _stat(p)) is not None and info[2] != "Z" and info[3] == began
+    }
 
 
 def cmdline(pid: int) -> str:
@@ -114,9 +129,9 @@ def wait_for(paths: list[Path], proc: subprocess.Popen[bytes], timeout: float = 
         time.sleep(0.05)
 
 
-def kill_all(pids: set[int]) -> None:
-    """Stop what a failed test left behind, by PID."""
-    for pid in alive(pids):
+def kill_all(procs: dict[int, tuple[str, int]]) -> None:
+    """Stop what a failed test left behind, by PID (checked against its start time)."""
+    for pid in alive(procs):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
 
@@ -142,16 +157,20 @@ def interrupt(
     """
     wait_for(markers, proc)
     time.sleep(0.5)  # the step's `sh` has started its sleeps
-    started = {pid: cmdline(pid) for pid in family(proc.pid)}
+    procs = snapshot(family(proc.pid))
+    started = {pid: command for pid, (command, _) in procs.items()}
     try:
         os.kill(proc.pid, sig)
         t0 = time.monotonic()
         out, err = proc.communicate(timeout=5)
         assert time.monotonic() - t0 < 5
         deadline = time.monotonic() + 3
-        while alive(set(started)) and time.monotonic() < deadline:
+        while alive(procs) and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = alive(set(started))
+        left = alive(procs)
     finally:
-        kill_all(set(started))
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kill_all(procs)
     return out.decode(), err.decode(), started, left

@@ -10,14 +10,26 @@ build must reuse the steps that completed.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import axl, write
-from lifetime_helpers import SLOW, cmdline, interrupt, start
+from lifetime_helpers import (
+    SLOW,
+    alive,
+    cmdline,
+    family,
+    interrupt,
+    kill_all,
+    snapshot,
+    start,
+    wait_for,
+)
 from runtime_helpers import emit, save, topological
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -176,3 +188,33 @@ def test_a_signalled_runner_leaves_nothing_behind(slow: Path, sig: int) -> None:
     else:
         assert proc.returncode == -signal.SIGKILL
     assert (store / "runs" / "r1" / "quick.json").exists()  # what completed stays
+
+
+def test_a_worker_killed_mid_step_takes_its_steps_children_along(slow: Path) -> None:
+    """A worker that dies (the OOM killer, a stray SIGKILL) is axl's error, and the processes
+    its step started do not outlive the build."""
+    proc = start(["-m", "axl", "run", "local", "-m", "slow.py:Slow", "--jobs", "2"], slow)
+    procs: dict[int, tuple[str, int]] = {}
+    try:
+        wait_for([slow / "started-a", slow / "started-b"], proc)
+        time.sleep(0.5)
+        procs = snapshot(family(proc.pid) - {proc.pid})
+        started = {pid: command for pid, (command, _) in procs.items()}
+        shell = next(p for p, c in started.items() if c.startswith("sh -c sleep 600"))
+        worker = int(Path(f"/proc/{shell}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        os.kill(worker, signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        deadline = time.monotonic() + 3
+        while alive(procs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = alive(procs)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kill_all(procs)
+    assert not left, {p: started[p] for p in left}
+    assert proc.returncode == 1, (out, err)
+    a_line = next(line for line in out.decode().splitlines() if line.split()[1:2] == ["a"])
+    assert a_line.split()[0] == "ERROR", out
+    assert "died" in a_line, a_line

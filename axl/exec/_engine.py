@@ -31,23 +31,16 @@ from axl.exec._report import (
     BuildReport,
     StepReport,
 )
-from axl.exec._tasks import (
-    make_task,
-    params_task,
-    run_params,
-    stamps_of,
-    start_pool,
-    strict_refusal,
-    worker_run,
-)
+from axl.exec._tasks import make_task, params_task, run_params, stamps_of, strict_refusal
+from axl.exec._workers import Workers
 from axl.graph._keys import SOURCE, KeyParts, key_parts
 from axl.ir import IRNode, IRWorkflow
-from axl.runtime._lifetime import Guardian, end_groups, owned_children, signal_name
+from axl.runtime._lifetime import owned_children, signal_name
 from axl.runtime._step import StepOutcome, StepTask, execute
 
 if TYPE_CHECKING:
     # Imported lazily at run time: a build where every step is cached never starts a pool.
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future
 
     from axl.exec._sources import Resolved
 
@@ -165,8 +158,7 @@ class _Scheduler:
                 self.down[up].append(node.name)
             if not ups:
                 self.state.ready.append(node.name)
-        self.pool: ProcessPoolExecutor | None = None
-        self.guardian: Guardian | None = None
+        self.workers = Workers(_jobs(options), store.root)
         #: Steps handed to a worker (or running here) and not settled yet.
         self.launched: set[str] = set()
         self.running: dict[Future[StepOutcome], tuple[str, StepTask, KeyParts, float]] = {}
@@ -195,7 +187,7 @@ class _Scheduler:
         except KeyboardInterrupt as exc:
             interrupted = signal_name(exc)
         finally:
-            self._stop_workers(interrupted is not None)
+            self.workers.stop(interrupted=interrupted is not None)
         reports = self.state.reports
         for name in sorted(self.launched - set(reports)):
             reports[name] = StepReport(name, ERROR, error=f"interrupted by {interrupted}")
@@ -215,20 +207,6 @@ class _Scheduler:
         if self.options.in_process or _jobs(self.options) == 1:
             return contextlib.nullcontext()
         return self.store.gc_lock.held()
-
-    def _stop_workers(self, interrupted: bool) -> None:
-        """Shut the pool down; after an interrupt, end the workers' process groups first (the
-        running steps and whatever they started: SIGTERM, a grace period, SIGKILL)."""
-        if self.pool is not None:
-            if interrupted:
-                # ProcessPoolExecutor keeps its workers (pid -> process) only privately.
-                workers = dict(getattr(self.pool, "_processes", None) or {})
-                end_groups(workers, workers.values())
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-        if self.guardian is not None:
-            self.guardian.close()
-            self.guardian = None
 
     def _finish(self, name: str, report: StepReport) -> None:
         self.state.reports[name] = report
@@ -314,12 +292,8 @@ class _Scheduler:
                     outcome = execute(task, self.store, capture=self.options.capture)
             self._complete(name, task, parts, outcome, t0)
             return
-        if self.pool is None:
-            # The guardian first: forked before the pool starts any thread in this process.
-            self.guardian = self.guardian or Guardian()
-            self.pool = start_pool(jobs, self.store.root, self.guardian)
         extra: tuple[Any, ...] = () if runner is None else (self.ir.get_node(name), parts, runner)
-        self.running[self.pool.submit(worker_run, task, *extra)] = (name, task, parts, time.time())
+        self.running[self.workers.submit(task, *extra)] = (name, task, parts, time.time())
 
     def _collect(self) -> None:
         """Wait for a running step to end (or for a retry to become due) and settle it."""
@@ -337,9 +311,7 @@ class _Scheduler:
                     error=f"the worker running step {name!r} died: {type(exc).__name__}: {exc}",
                     seconds=time.time() - t0,
                 )
-                if self.pool is not None:
-                    self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = None
+                self.workers.broken()
             # The step began when a worker took it, not when it was queued for the pool.
             t0 = outcome.started or t0
             self._complete(name, task, parts, outcome, t0)
