@@ -27,7 +27,7 @@ from typing import Any
 
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
-from axl.errors import RunnerError
+from axl.errors import CacheWriteError, RunnerError
 from axl.graph._keys import KeyParts
 from axl.runtime._logs import JsonLog
 from axl.runtime._step import StepOutcome
@@ -127,13 +127,15 @@ class StepCache:
 
     def lookup(self, key: str, outputs: list[str]) -> StepOutcome | None:
         """The cached outcome under ``key`` (its blobs verified and local), or ``None``."""
-        record = self.store.get_record(key)
-        if record is None or not set(outputs) <= set(record.outputs):
-            return None
-        for rec in record.outputs.values():
-            if self.store.verified_blob(rec.digest, record.stamps.get(rec.digest)) is None:
+        # Under the gc lock, as the engine does: a concurrent gc cannot take what was found.
+        with self.store.gc_lock.held():
+            record = self.store.get_record(key)
+            if record is None or not set(outputs) <= set(record.outputs):
                 return None
-        self.store.touch_record(key)
+            for rec in record.outputs.values():
+                if self.store.verified_blob(rec.digest, record.stamps.get(rec.digest)) is None:
+                    return None
+            self.store.touch_record(key)
         source = "remote" if key in getattr(self.store, "fetched", ()) else "local"
         self.log.note("cached", key=key, source=source, url=self.remote_url, ran=record.seconds)
         return StepOutcome(
@@ -166,7 +168,7 @@ class StepCache:
         )
         try:
             self.store.put_record(record)
-        except OSError as exc:
+        except (OSError, CacheWriteError) as exc:
             # The step's outputs are published already; a cache that cannot be written only
             # means the next run does the work again.
             self.log.emit("warning", "recorded", f"could not record the result in the cache: {exc}")
@@ -212,6 +214,8 @@ def open_step_cache(
 
     cache = StepCache.open(workspace_root(workspace), work, log, url=url, upload=upload)
     try:
-        yield cache
+        # A lease, as a build holds one: gc keeps what this step uses and writes.
+        with cache.store.lease():
+            yield cache
     finally:
         cache.close()
