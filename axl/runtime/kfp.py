@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from axl.errors import AxlError, RunnerError
+from axl.runtime._lifetime import end_children, exit_code, runner_setup, signal_name
 from axl.runtime._logs import JsonLog
 from axl.runtime._runner import EXIT_ERROR, RESULT_FILE, RunRequest, copy_atomic, run
 
@@ -125,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AxlError, OSError) as exc:
         log.problem("error", f"could not hand the step's outputs to KFP: {exc}")
         return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        # SIGTERM (the pod is deleted) or SIGINT: nothing handed to KFP, as for the runner.
+        log.problem("interrupted", f"the runner was interrupted by {signal_name(exc)}")
+        return exit_code(exc)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return code
@@ -234,4 +239,11 @@ def _record(path: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # As `python -m axl.runtime`: SIGTERM is a graceful stop, and what the step started ends
+    # with it (see axl.runtime._lifetime).
+    runner_setup()
+    try:
+        status = main()
+    finally:
+        end_children()
+    sys.exit(status)
