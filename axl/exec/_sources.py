@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from axl.cache._local import LocalStore
+from axl.errors import CacheWriteError, cannot_write
 from axl.graph._loadcache import StatCache
 from axl.graph._sources import file_digest_of, list_folder, local_path
 from axl.ir import IRNode, Source
@@ -135,13 +136,19 @@ def _local(
 def _snapshot(path: Path, store: LocalStore, stats: StatCache) -> tuple[str, int]:
     """Copy ``path`` into the CAS; the copy's digest is returned (and is what gets keyed)."""
     st = os.stat(path)
-    tmp = store.tmp_file()
+    tmp: Path | None = None
     try:
+        tmp = store.tmp_file()
         shutil.copyfile(path, tmp)
         digest, size = store.put_file(tmp)
+    except OSError as exc:
+        if cannot_write(exc):  # a full cache folder: axl's error, with the size and a hint
+            raise CacheWriteError(store.root, exc, f"the snapshot of {path}", st.st_size) from None
+        raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
     if os.stat(path).st_mtime_ns == st.st_mtime_ns and size == st.st_size:
         stats.remember(str(path), st, digest)
     return digest, size
