@@ -132,3 +132,38 @@ def test_read_only_cache_is_axls_error(workspace: Path, small_disk: Path) -> Non
     assert "Traceback" not in r.out + r.err
     assert r.err.startswith(f"error: cannot write to the cache folder {cache}: Read-only"), r.err
     assert "hint: make the folder writable" in r.err
+
+
+def test_snapshot_of_an_external_input_on_a_full_disk(workspace: Path, small_disk: Path) -> None:
+    """A file input is copied into the cache before any step runs: a full disk is the same
+    error there, and nothing runs."""
+    write(
+        workspace / "fin.py",
+        """
+        from axl import File, Workflow, step
+
+
+        class Fin(Workflow):
+            @step
+            def size(self, data: str) -> int:
+                import os
+
+                return os.path.getsize(data)
+
+            def graph(self):
+                return self.size(File("data.bin"))
+        """,
+    )
+    (workspace / "data.bin").write_bytes(b"x" * 3_000_000)
+    cache = small_disk / "cache"
+    r = axl("run", "local", "-m", "fin.py:Fin", "--cache-dir", str(cache), cwd=workspace)
+    assert r.code == 2, (r.out, r.err)
+    assert "Traceback" not in r.out + r.err
+    lines = r.err.splitlines()
+    assert lines[0] == (
+        f"error: cannot write to the cache folder {cache}: No space left on device "
+        f"(the snapshot of {workspace / 'data.bin'} needs 3,000,000 bytes)"
+    ), r.err
+    assert lines[1].startswith("hint: free space with 'axl cache gc --max-size SIZE'"), r.err
+    assert len(lines) == 2, r.err
+    _verify(cache, workspace)
