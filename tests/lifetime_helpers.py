@@ -164,13 +164,23 @@ def interrupt(
         t0 = time.monotonic()
         out, err = proc.communicate(timeout=5)
         assert time.monotonic() - t0 < 5
-        deadline = time.monotonic() + 3
-        while alive(procs) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = alive(procs)
+        left = left_after(procs)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        kill_all(procs)
+        clean_up(proc, procs)
     return out.decode(), err.decode(), started, left
+
+
+def left_after(procs: dict[int, tuple[str, int]], seconds: float = 3.0) -> set[int]:
+    """The processes of ``procs`` still alive after up to ``seconds`` (none, when all is well)."""
+    deadline = time.monotonic() + seconds
+    while alive(procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive(procs)
+
+
+def clean_up(proc: subprocess.Popen[bytes], procs: dict[int, tuple[str, int]]) -> None:
+    """Whatever happened, stop ``proc`` and what it started (by PID and start time)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    kill_all(procs)

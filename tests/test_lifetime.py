@@ -21,11 +21,11 @@ import pytest
 from conftest import axl, write
 from lifetime_helpers import (
     SLOW,
-    alive,
+    clean_up,
     cmdline,
     family,
     interrupt,
-    kill_all,
+    left_after,
     snapshot,
     start,
     wait_for,
@@ -204,15 +204,9 @@ def test_a_worker_killed_mid_step_takes_its_steps_children_along(slow: Path) -> 
         worker = int(Path(f"/proc/{shell}/stat").read_text().rsplit(")", 1)[1].split()[1])
         os.kill(worker, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
-        deadline = time.monotonic() + 3
-        while alive(procs) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = alive(procs)
+        left = left_after(procs)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        kill_all(procs)
+        clean_up(proc, procs)
     assert not left, {p: started[p] for p in left}
     assert proc.returncode == 1, (out, err)
     a_line = next(line for line in out.decode().splitlines() if line.split()[1:2] == ["a"])
