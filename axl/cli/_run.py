@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, WorkflowOpt, WorkspaceOpt, app
+from axl.cli._cluster_opts import ExecutorOpt, SchedulerOpt, WarmEnvOpt
 from axl.cli._fastrun import run_local_command
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -50,6 +51,9 @@ def local(
     remote_cache: RemoteCacheOpt = None,
     remote_upload: RemoteUploadOpt = None,
     config: ConfigOpt = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
+    warm_env: WarmEnvOpt = False,
 ) -> None:
     """Build the workflow here: cached steps are reused, the rest run."""
     code = run_local_command(
@@ -67,6 +71,9 @@ def local(
         remote_cache=remote_cache,
         remote_upload=remote_upload,
         config=config,
+        executor=executor,
+        scheduler=scheduler,
+        warm_env=warm_env,
     )
     if code:
         raise typer.Exit(code)

@@ -15,10 +15,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
+from axl.errors import AxlError
 from axl.exec._report import CACHED, ERROR, FAILED, RAN, SKIPPED, BuildReport, StepReport
 from axl.exec._tasks import make_task, params_task, run_params, stamps_of, start_pool, worker_run
 from axl.graph._keys import SOURCE, KeyParts, key_parts
@@ -41,6 +42,17 @@ EventHook = Callable[[str, str], None]
 StepRunner = Callable[[IRNode, StepTask, KeyParts, LocalStore], StepOutcome]
 
 
+class StepExecutor(Protocol):
+    """Runs steps elsewhere (e.g. ``axl.cluster._executor.DaskExecutor``): the engine still keys,
+    looks up and records every step; the executor only runs the misses. A future's exception that
+    is an :class:`AxlError` (the cluster was lost) stops the build with that error."""
+
+    def submit(
+        self, node: IRNode, task: StepTask, parts: KeyParts, store: LocalStore
+    ) -> Future[StepOutcome]:
+        """Start one step; cancelling the future cancels it."""
+
+
 @dataclass
 class BuildOptions:
     """How to build."""
@@ -56,6 +68,7 @@ class BuildOptions:
     #: Run nothing: a step whose key the cache lacks is skipped (``axl outputs`` of a workflow
     #: this cache never built: the keys of its current sources, looked up locally and remotely).
     lookup_only: bool = False
+    executor: StepExecutor | None = None
 
 
 @dataclass
@@ -159,6 +172,8 @@ class _Scheduler:
                 elif self.delayed:
                     time.sleep(max(0.0, self.delayed[0][0] - time.monotonic()))
         finally:
+            for future in self.running:  # an interrupted build cancels what it started
+                future.cancel()
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
         reports = self.state.reports
@@ -236,6 +251,11 @@ class _Scheduler:
         self.attempts[name] = self.attempts.get(name, 0) + 1
         self.hook(name, "running")
         jobs, runner = _jobs(self.options), self.options.runner
+        if self.options.executor is not None:
+            node = self.ir.get_node(name)
+            future = self.options.executor.submit(node, task, parts, self.store)
+            self.running[future] = (name, task, parts, time.time())
+            return
         if self.options.in_process or jobs == 1:
             t0 = time.time()
             if runner is not None:
@@ -259,6 +279,8 @@ class _Scheduler:
             name, task, parts, t0 = self.running.pop(future)
             try:
                 outcome = future.result()
+            except AxlError:
+                raise  # axl's own failure (a lost cluster): one error, completed steps cached
             except Exception as exc:  # noqa: BLE001 - a worker died (e.g. OOM-killed)
                 outcome = StepOutcome(
                     "error",
@@ -306,6 +328,7 @@ class _Scheduler:
                     log_digest=outcome.log_digest,
                     started=t0,
                     reason=_forced(node, self.options),
+                    worker=outcome.worker,
                 ),
             )
             return
@@ -328,6 +351,7 @@ class _Scheduler:
                 parts=parts.as_record(),
                 log_digest=outcome.log_digest,
                 started=t0,
+                worker=outcome.worker,
             ),
         )
         if not self.options.keep_going:

@@ -30,6 +30,8 @@ class StepReport:
     log_digest: str | None = None
     started: float = 0.0
     source: str = "local"
+    #: The cluster worker that ran the step (``--executor dask``); ``None`` when it ran here.
+    worker: str | None = None
 
     def to_json(self, view: Path | None = None) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
@@ -45,7 +47,7 @@ class StepReport:
             "seconds": round(self.seconds, 6),
             "outputs": outputs,
         }
-        for attr in ("error", "traceback", "reason", "log_digest"):
+        for attr in ("error", "traceback", "reason", "log_digest", "worker"):
             value = getattr(self, attr)
             if value is not None:
                 data[attr] = value

@@ -62,6 +62,8 @@ class StepOutcome:
     logs: str = ""
     #: Wall-clock time the step began, when it ran in a pool worker (0.0: not recorded).
     started: float = 0.0
+    #: The machine that ran it, when that is not this one (a cluster worker's name).
+    worker: str | None = None
 
 
 class _RunnerProblem(Exception):
