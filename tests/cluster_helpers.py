@@ -146,3 +146,42 @@ def runners(worker_folder: Path, step: str) -> list[int]:
         if b"axl.runtime" in argv and store.encode() in argv and step.encode() in argv:
             found.append(int(proc.name))
     return found
+
+
+WHERE = """
+import sys
+
+from axl import Workflow, step
+
+
+class Where(Workflow):
+    @step
+    def prefix(self) -> str:
+        return sys.prefix
+
+    @step
+    def size(self, prefix: str) -> int:
+        return len(prefix)
+
+    def graph(self):
+        return self.size(self.prefix())
+"""
+
+
+def lockfile_project(root: Path, axl_source: Path) -> None:
+    """A project whose uv.lock pins axl (from ``axl_source``), locked with the real uv."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "wenv"\nversion = "0"\nrequires-python = ">=3.10"\n'
+        'dependencies = ["axl"]\n\n[tool.uv]\npackage = false\n\n'
+        f'[tool.uv.sources]\naxl = {{ path = "{axl_source}" }}\n'
+    )
+    proc = subprocess.run(
+        ["uv", "lock", "-q"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

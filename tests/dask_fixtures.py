@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nginx_fixtures import free_port
 
 BIN = Path(sys.executable).parent

@@ -11,16 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cluster_helpers import (
     GPU,
-    runners,
     SLOW,
+    WHERE,
     cli,
     digests,
     finish,
+    lockfile_project,
     processing_on,
     report_of,
+    runners,
     start_cli,
     wait_until,
     write_workflow,
@@ -174,3 +175,35 @@ def test_sources_that_differ_on_a_worker_are_refused(
     step = report_of(res.stdout)["steps"]["make"]
     assert step["status"] == "error"
     assert "differs from the one this step was keyed with" in step["error"]
+
+
+def test_warm_env_makes_the_environment_once_per_lockfile_on_every_worker(
+    dask_cluster: DaskCluster, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    lockfile_project(project, REPO)
+    write_workflow(project, "where", WHERE)
+    folders = [dask_cluster.add_worker(name) for name in ("w1", "w2")]
+    args = ("run", "local", "-m", "where.py:Where", "--json", "--cache-dir", "c")
+    args += (*_dask(dask_cluster, str(tmp_path / "s")), "--warm-env")
+    first = cli(*args, cwd=project)
+    assert first.returncode == 0, first.stderr
+    logs = [f / "cache" / "envs" / "syncs.log" for f in folders]
+    assert [len(log.read_text().splitlines()) for log in logs] == [1, 1]  # up front, everywhere
+    again = cli(*args, "--no-cache", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert [len(log.read_text().splitlines()) for log in logs] == [1, 1]  # reused
+    # The steps ran inside the environment made from uv.lock, not in the workers' own Python.
+    (lock_digest,) = {line.split()[0] for log in logs for line in log.read_text().splitlines()}
+    prefix_step = report_of(first.stdout)["steps"]["prefix"]
+    blob = Path(prefix_step["outputs"]["out"]["path"]).read_bytes()
+    assert lock_digest.encode() in blob
+    # A new lockfile digest is a new environment, made once per worker that needs it (lazily:
+    # worker_env = "lockfile" without the up-front warm-up).
+    with (project / "uv.lock").open("a") as handle:
+        handle.write("\n")
+    lazy = cli(*args[:-1], cwd=project, AXL_WORKER_ENV="lockfile")
+    assert lazy.returncode == 0, lazy.stderr
+    counts = [len(log.read_text().splitlines()) for log in logs]
+    assert sum(counts) - 2 in (1, 2)
+    assert max(counts) == 2

@@ -6,6 +6,7 @@
 | executor | ``--executor local|dask`` | ``AXL_EXECUTOR`` | ``executor`` |
 | scheduler | ``--scheduler tcp://HOST:PORT`` | ``AXL_SCHEDULER`` | ``scheduler`` |
 | warm_env | ``--warm-env`` | ``AXL_WARM_ENV=1`` | ``warm_env = true`` |
+| worker_env | - | ``AXL_WORKER_ENV`` | ``worker_env = "lockfile"`` |
 | placement wait | - | ``AXL_PLACEMENT_TIMEOUT`` (s) | ``placement_timeout`` |
 | scheduler wait | - | ``AXL_SCHEDULER_TIMEOUT`` (s) | ``scheduler_timeout`` |
 """
@@ -70,10 +71,17 @@ def executor_for(
     if warm is None:
         raw = _pick(None, "AXL_WARM_ENV", table, "warm_env", root, kind=bool)
         warm = raw in ("1", "true", "yes", "on", "True")
+    env = _pick(None, "AXL_WORKER_ENV", table, "worker_env", root) or "worker"
+    if env not in ("worker", "lockfile"):
+        raise UsageError(
+            f"unknown worker_env {env!r}",
+            hint='use "worker" (the worker\'s own Python) or "lockfile" (uv sync --frozen)',
+        )
     return DaskExecutor(
         address,
         workspace=workspace,
         warm_env=bool(warm),
+        lockfile_env=bool(warm) or env == "lockfile",
         placement_timeout=_seconds("AXL_PLACEMENT_TIMEOUT", table, "placement_timeout", 10.0),
         connect_timeout=_seconds("AXL_SCHEDULER_TIMEOUT", table, "scheduler_timeout", 10.0),
     )

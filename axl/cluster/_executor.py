@@ -62,7 +62,9 @@ class DaskExecutor:
         scheduler: The scheduler's address, ``tcp://host:port``.
         workspace: The workspace root, as given to ``--workspace``.
         warm_env: Make the environment (``uv sync --frozen``) on every worker before the first
-            step; also makes steps run in that environment rather than the worker's own Python.
+            step (implies ``lockfile_env``).
+        lockfile_env: Run steps in the workflow's locked environment, made by each worker once
+            per lockfile digest; otherwise in the worker's own Python (a baked image).
         placement_timeout: Seconds to wait for a worker that offers a step's resources.
         connect_timeout: Seconds to wait for the scheduler.
     """
@@ -70,6 +72,7 @@ class DaskExecutor:
     scheduler: str
     workspace: str | None = None
     warm_env: bool = False
+    lockfile_env: bool = False
     placement_timeout: float = 10.0
     connect_timeout: float = 10.0
     tasks_sent: int = 0
@@ -155,7 +158,7 @@ class DaskExecutor:
             "timeout": remote_timeout(),
             "sources": [digest, name],
             "source_digests": sources,
-            "env": "sync" if self.warm_env else "worker",
+            "env": "sync" if self.lockfile_env or self.warm_env else "worker",
             "dependencies": parts.environment.get("dependencies", ""),
         }
         self._client = self._open_client()
