@@ -18,6 +18,7 @@ MODULES = [
     "bench_remote",
     "bench_image",
     "bench_sources",
+    "bench_cluster",
 ]
 
 

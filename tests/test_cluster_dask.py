@@ -65,8 +65,7 @@ def test_a_worker_killed_mid_step_still_gives_a_green_build(
     dask_cluster: DaskCluster, workspace: Path, tmp_path: Path
 ) -> None:
     write_workflow(workspace, "slow", SLOW)
-    dask_cluster.add_worker("w1")
-    dask_cluster.add_worker("w2")
+    folders = {name: dask_cluster.add_worker(name) for name in ("w1", "w2")}
     local = cli("run", "local", "-m", "slow.py:Slow", "--json", "--cache-dir", "l", cwd=workspace)
     assert local.returncode == 0, local.stderr
     store = str(tmp_path / "store")  # a shared folder as the store
@@ -75,8 +74,10 @@ def test_a_worker_killed_mid_step_still_gives_a_green_build(
         *_dask(dask_cluster, store), cwd=workspace,
     )  # fmt: skip
     names = wait_until(lambda: dask_cluster.on_scheduler(processing_on("slow")), what="slow")
-    time.sleep(1.5)  # the runner has started the step
+    wait_until(lambda: runners(folders[names[0]], "slow"), what="the runner of step slow")
     dask_cluster.kill_worker(names[0])
+    # The killed worker's runner dies with it: no stray copy of the step goes on.
+    wait_until(lambda: not runners(folders[names[0]], "slow"), timeout=5, what="stray runner")
     code, out, err = finish(proc)
     assert code == 0, err
     report = report_of(out)
