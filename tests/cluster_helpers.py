@@ -173,8 +173,8 @@ def lockfile_project(root: Path, axl_source: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(
         '[project]\nname = "wenv"\nversion = "0"\nrequires-python = ">=3.10"\n'
-        'dependencies = ["axl"]\n\n[tool.uv]\npackage = false\n\n'
-        f'[tool.uv.sources]\naxl = {{ path = "{axl_source}" }}\n'
+        'dependencies = ["axl-build"]\n\n[tool.uv]\npackage = false\n\n'
+        f'[tool.uv.sources]\naxl-build = {{ path = "{axl_source}" }}\n'
     )
     proc = subprocess.run(
         ["uv", "lock", "-q"],
