@@ -48,9 +48,7 @@ class DaskCluster:
         )
         self._wait(lambda info: True, "the scheduler")
 
-    def add_worker(
-        self, name: str, resources: str = "cpu=4 memory=8e9", nthreads: int = 2, **env: str
-    ) -> Path:
+    def add_worker(self, name: str, resources: str = "", nthreads: int = 2, **env: str) -> Path:
         """Start worker ``name``; returns its folder (its ``AXL_WORKER_CACHE`` is ``cache/``)."""
         folder = self.base / name
         folder.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from conftest import write
 
 from axl.cluster._config import executor_for
 from axl.cluster._executor import DaskExecutor
-from axl.cluster._resources import dask_resources, satisfiable
+from axl.cluster._resources import dask_resources, effective, satisfiable
 from axl.cluster._sources import bundle_bytes
 from axl.errors import UsageError
 
@@ -33,6 +33,13 @@ def test_a_request_fits_a_worker_that_offers_all_of_it() -> None:
     assert not satisfiable({"cpu": 2, "gpu": 2}, workers)
     assert satisfiable({}, workers)
     assert not satisfiable({}, {})
+
+
+def test_cpu_and_memory_count_only_once_a_worker_declares_them() -> None:
+    plain = {"a": {"resources": {}}}
+    assert effective({"cpu": 1, "memory": 2**30, "gpu": 1}, plain) == {"gpu": 1}
+    declared = {"a": {"resources": {"cpu": 8}}}
+    assert effective({"cpu": 1, "memory": 2**30}, declared) == {"cpu": 1}
 
 
 def test_settings_come_from_flag_then_environment_then_pyproject(

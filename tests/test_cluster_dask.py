@@ -40,7 +40,9 @@ def _dask(cluster: DaskCluster, store: str) -> tuple[str, ...]:
 def test_churn_on_the_cluster_has_axl_builds_digests(
     dask_cluster: DaskCluster, nginx: Nginx, tmp_path: Path
 ) -> None:
-    dask_cluster.add_worker("w1")
+    # w1 declares cpu and memory, w2 is a plain `dask worker`: once one worker declares them,
+    # train's request (cpu=1, memory=1Gi) counts, so only w1 can run it.
+    dask_cluster.add_worker("w1", resources="cpu=4 memory=8e9")
     dask_cluster.add_worker("w2")
     local = cli("build", "//examples:churn", "--json", "--cache-dir", str(tmp_path / "l"), cwd=REPO)
     assert local.returncode == 0, local.stderr
@@ -52,6 +54,7 @@ def test_churn_on_the_cluster_has_axl_builds_digests(
     ran = {n: s for n, s in report["steps"].items() if n != "params"}
     assert {s["status"] for s in ran.values()} == {"ran"}
     assert {s["worker"] for s in ran.values()} <= {"w1", "w2"}
+    assert ran["train"]["worker"] == "w1"
     assert "worker" not in report["steps"]["params"]  # no user code: the client makes it
     assert dask_cluster.tasks_started() == len(ran)
 

@@ -24,7 +24,7 @@ from typing import Any
 from axl.cache._local import LocalStore
 from axl.cache._records import OutputRecord
 from axl.cache._remote import RemoteError, RemoteStore, open_remote, remote_timeout
-from axl.cluster._resources import dask_resources, offered, satisfiable
+from axl.cluster._resources import dask_resources, effective, offered, satisfiable
 from axl.cluster._transfer import pull_blob, push_blob
 from axl.errors import AxlError, UsageError
 from axl.graph._keys import KeyParts
@@ -248,8 +248,7 @@ class DaskExecutor:
         remote = self._remote(self._base["remote"])
         manifest = task_manifest(node, task, parts, sources=self._base["source_digests"])
         inputs = [[d, push_blob(remote, store, d)] for d in _input_digests(task.args)]
-        request = dask_resources(node.name, node.resources)
-        problem = self._placement(request)
+        request, problem = self._placement(dask_resources(node.name, node.resources))
         if problem:
             return StepOutcome("error", error=problem)
         payload = {**self._base, "manifest": manifest_json(manifest), "step": node.name}
@@ -267,23 +266,24 @@ class DaskExecutor:
             return self._lost(node.name, exc)
         return self._outcome(answer, remote, store)
 
-    def _placement(self, request: dict[str, float]) -> str | None:
-        """``None`` once a worker offers ``request``; a message after the timeout otherwise."""
+    def _placement(self, wanted: dict[str, float]) -> tuple[dict[str, float], str | None]:
+        """The request to send, once a worker offers it; a message after the timeout otherwise."""
         deadline = time.monotonic() + self.placement_timeout
         while True:
             try:
                 workers = self._client.scheduler_info()["workers"]
             except (OSError, TimeoutError) as exc:
                 raise ClusterError(f"lost the Dask scheduler at {self.scheduler}: {exc}") from None
+            request = effective(wanted, workers)
             if satisfiable(request, workers):
-                return None
+                return request, None
             if time.monotonic() >= deadline:
-                wanted = ", ".join(f"{k}={v:g}" for k, v in sorted(request.items()))
-                return (
+                text = ", ".join(f"{k}={v:g}" for k, v in sorted(request.items()))
+                return request, (
                     f"no worker of the Dask cluster at {self.scheduler} offers "
-                    f"{wanted or 'a slot'} (waited {self.placement_timeout:g} s; workers: "
+                    f"{text or 'a slot'} (waited {self.placement_timeout:g} s; workers: "
                     f"{offered(workers)}); start one with `dask worker {self.scheduler} "
-                    f'--resources "{wanted.replace(", ", " ")}"`'
+                    f'--resources "{text.replace(", ", " ")}"`'
                 )
             time.sleep(0.2)
 

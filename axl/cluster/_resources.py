@@ -6,6 +6,11 @@ the step's requests fit in what is left. Values become numbers: CPUs may be writ
 Kubernetes' millicores (``"500m"``), memory with a unit (``"4Gi"``, ``"512M"``) becomes bytes.
 A request no worker of the cluster offers is an error after a short wait (workers may be joining),
 never a task left waiting forever.
+
+``cpu`` and ``memory`` are the exception while no worker declares them: every Dask worker has
+threads and memory of its own, so on a cluster whose workers declare neither (a plain ``dask
+worker``) those two requests are dropped rather than made unsatisfiable, and Dask places the step
+by its threads alone. Once some worker declares ``cpu`` (or ``memory``), the request counts.
 """
 
 from __future__ import annotations
@@ -51,6 +56,16 @@ def dask_resources(step: str, resources: Iterable[tuple[str, str]]) -> dict[str,
             )
         out[name] = float(match.group(1)) * _UNITS[unit]
     return out
+
+
+#: Requests dropped on a cluster where no worker declares them (see the module's docstring).
+NATIVE = ("cpu", "memory")
+
+
+def effective(request: Mapping[str, float], workers: Mapping[str, Any]) -> dict[str, float]:
+    """``request`` without the :data:`NATIVE` keys no worker of ``workers`` declares."""
+    declared = {name for info in workers.values() for name in (info.get("resources") or {})}
+    return {k: v for k, v in request.items() if k not in NATIVE or k in declared}
 
 
 def satisfiable(request: Mapping[str, float], workers: Mapping[str, Any]) -> bool:
