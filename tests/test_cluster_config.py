@@ -129,3 +129,17 @@ def test_the_source_bundle_is_deterministic_and_refuses_edited_sources(workspace
     (workspace / "pkg" / "mod.py").write_text("X = 2\n")
     with pytest.raises(UsageError, match="changed while the build ran"):
         bundle_bytes(workspace, sources)
+
+
+def test_blobs_a_task_reads_are_shipped_and_folders_read_in_place_are_refused() -> None:
+    from axl.cluster._executor import _input_digests
+
+    leaf = {
+        "input": {"digest": "a" * 64, "handler": "pickle", "extension": "pkl", "mode": "object"}
+    }
+    url = {"remote": {"digest": "b" * 64, "remote": {"url": "https://h/x"}}}
+    args = {"x": leaf, "y": {"list": [leaf, url, {"dict": {"k": {"const": 1}}}]}}
+    assert _input_digests(args) == ["a" * 64]
+    folder = {"folder": {"source": {"kind": "dir", "location": "data/"}, "digest": "c" * 64}}
+    with pytest.raises(UsageError, match="folder input data/ is read in place"):
+        _input_digests({"d": folder})

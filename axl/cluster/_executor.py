@@ -325,11 +325,23 @@ class DaskExecutor:
 
 
 def _input_digests(args: dict[str, Any]) -> list[str]:
-    """The digests of every upstream output in a task's argument specs."""
+    """The digests of every blob a task reads from the local cache (upstream outputs, snapshots
+    of external files); inputs read from their own URL (``remote``) travel by themselves.
+
+    Raises:
+        UsageError: A folder input read in place: workers do not share this machine's disk.
+    """
     found: list[str] = []
     stack: list[Any] = list(args.values())
     while stack:
         spec = stack.pop()
+        if "folder" in spec:
+            where = spec["folder"].get("source", {}).get("location", "?")
+            raise UsageError(
+                f"the folder input {where} is read in place on this machine, and cluster workers "
+                "do not share its disk",
+                hint="give it as an object-store or HTTP input, or build this workflow locally",
+            )
         if "input" in spec:
             found.append(spec["input"]["digest"])
         elif "list" in spec:
