@@ -20,6 +20,7 @@ MODULES = [
     "bench_sources",
     "bench_audit",
     "bench_emit_size",
+    "bench_cluster",
 ]
 
 

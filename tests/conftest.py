@@ -14,7 +14,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # Fixture plugins for real external components; one module each.
-pytest_plugins = ["nginx_fixtures", "s3_fixtures", "docker_fixtures", "registry_fixtures"]
+pytest_plugins = [
+    "nginx_fixtures",
+    "s3_fixtures",
+    "docker_fixtures",
+    "registry_fixtures",
+    "dask_fixtures",
+]
 
 
 @dataclass

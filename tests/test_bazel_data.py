@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, axl
-from test_bazel_build import _failure, _remove, _spawns
+from bazel_helpers import remove_tree
+from test_bazel_build import _failure, _spawns
 from test_bazel_build import _workspace as bazel_workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -62,7 +63,7 @@ def bazel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bazel]:
         yield client
     finally:
         client.run("shutdown")
-        _remove(user_root)
+        remove_tree(user_root)
 
 
 def test_the_data_file_is_an_input_of_the_step_that_declares_it(bazel: Bazel) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from axl.cli._app import ConfigOpt, JsonOpt, ParamsOpt, StrictOpt, WorkspaceOpt, app
+from axl.cli._cluster_opts import ExecutorOpt, SchedulerOpt, WarmEnvOpt
 from axl.cli._fastbuild import run_build
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -51,6 +52,9 @@ def build(
     remote_cache: RemoteCacheOpt = None,
     remote_upload: RemoteUploadOpt = None,
     config: ConfigOpt = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
+    warm_env: WarmEnvOpt = False,
 ) -> None:
     """Build targets declared in BUILD files, reusing every cached step.
 
@@ -75,6 +79,9 @@ def build(
         remote_cache=remote_cache,
         remote_upload=remote_upload,
         config=config,
+        executor=executor,
+        scheduler=scheduler,
+        warm_env=warm_env,
     )
     if code:
         raise typer.Exit(code)

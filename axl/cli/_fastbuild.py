@@ -59,8 +59,12 @@ def run_build(
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
     config: str | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    warm_env: bool = False,
 ) -> int:
     """Build ``labels``, print the results, return the exit code (1 when a target failed)."""
+    from axl.cluster._config import with_executor
     from axl.exec import BuildOptions
     from axl.exec._targets import build_targets
 
@@ -80,17 +84,24 @@ def run_build(
         _print_result(result)
 
     try:
-        results = build_targets(
-            labels,
+        results = with_executor(
+            options,
+            lambda: build_targets(
+                labels,
+                workspace=workspace,
+                cache_dir=cache_dir,
+                options=options,
+                params=params,
+                on_target=None if json_out else on_target,
+                remote_cache=remote_cache,
+                remote_upload=remote_upload,
+                on_event=None if progress is None else progress.on_event,
+                config=config,
+            ),
+            executor=executor,
+            scheduler=scheduler,
+            warm_env=warm_env,
             workspace=workspace,
-            cache_dir=cache_dir,
-            options=options,
-            params=params,
-            on_target=None if json_out else on_target,
-            remote_cache=remote_cache,
-            remote_upload=remote_upload,
-            on_event=None if progress is None else progress.on_event,
-            config=config,
         )
     finally:
         if progress is not None:

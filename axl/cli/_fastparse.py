@@ -60,3 +60,6 @@ def add_build_options(p: FastParser) -> None:
     p.add_argument("--remote-cache")
     p.add_argument("--remote-upload", action="store_true", default=None)
     p.add_argument("--no-remote-upload", dest="remote_upload", action="store_false")
+    p.add_argument("--executor")
+    p.add_argument("--scheduler")
+    p.add_argument("--warm-env", action="store_true")

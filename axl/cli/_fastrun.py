@@ -52,9 +52,13 @@ def run_local_command(
     remote_cache: str | None = None,
     remote_upload: bool | None = None,
     config: str | None = None,
+    executor: str | None = None,
+    scheduler: str | None = None,
+    warm_env: bool = False,
 ) -> int:
     """Build the workflow ``module`` here, print the report, return the exit code."""
     from axl.cli._render import render_problem, render_report, write_warnings
+    from axl.cluster._config import with_executor
     from axl.errors import UsageError
     from axl.exec import BuildOptions
     from axl.exec._session import run_local
@@ -80,16 +84,23 @@ def run_local_command(
     )
     # A live view only for a person watching: never for --json, pipes or CI logs.
     with live_progress(not json_out and sys.stderr.isatty()) as on_event:
-        report = run_local(
-            module,
-            params_file=params,
+        report = with_executor(
+            options,
+            lambda: run_local(
+                module,
+                params_file=params,
+                workspace=workspace,
+                cache_dir=cache_dir,
+                options=options,
+                remote_cache=remote_cache,
+                remote_upload=remote_upload,
+                config=config,
+                on_event=on_event,
+            ),
+            executor=executor,
+            scheduler=scheduler,
+            warm_env=warm_env,
             workspace=workspace,
-            cache_dir=cache_dir,
-            options=options,
-            remote_cache=remote_cache,
-            remote_upload=remote_upload,
-            config=config,
-            on_event=on_event,
         )
     if json_out:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")

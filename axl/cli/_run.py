@@ -15,6 +15,7 @@ from axl.cli._app import (
     WorkspaceOpt,
     app,
 )
+from axl.cli._cluster_opts import ExecutorOpt, SchedulerOpt, WarmEnvOpt
 from axl.cli._fastrun import run_local_command
 from axl.cli._remote_opts import RemoteCacheOpt, RemoteUploadOpt
 
@@ -59,6 +60,9 @@ def local(
     remote_cache: RemoteCacheOpt = None,
     remote_upload: RemoteUploadOpt = None,
     config: ConfigOpt = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
+    warm_env: WarmEnvOpt = False,
 ) -> None:
     """Build the workflow here: cached steps are reused, the rest run."""
     code = run_local_command(
@@ -77,6 +81,9 @@ def local(
         remote_cache=remote_cache,
         remote_upload=remote_upload,
         config=config,
+        executor=executor,
+        scheduler=scheduler,
+        warm_env=warm_env,
     )
     if code:
         raise typer.Exit(code)

@@ -16,11 +16,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from axl.cache._local import LocalStore
 from axl.cache._records import ActionResult
-from axl.errors import CacheWriteError
+from axl.errors import AxlError, CacheWriteError
 from axl.exec._report import (
     CACHED,
     ERROR,
@@ -54,6 +54,17 @@ EventHook = Callable[[str, str], None]
 StepRunner = Callable[[IRNode, StepTask, KeyParts, LocalStore], StepOutcome]
 
 
+class StepExecutor(Protocol):
+    """Runs steps elsewhere (e.g. ``axl.cluster._executor.DaskExecutor``): the engine still keys,
+    looks up and records every step; the executor only runs the misses. A future's exception that
+    is an :class:`AxlError` (the cluster was lost) stops the build with that error."""
+
+    def submit(
+        self, node: IRNode, task: StepTask, parts: KeyParts, store: LocalStore
+    ) -> Future[StepOutcome]:
+        """Start one step; cancelling the future cancels it."""
+
+
 @dataclass
 class BuildOptions:
     """How to build."""
@@ -75,6 +86,7 @@ class BuildOptions:
     #: root reads are reported relative to; set by the session.
     ignore_reads: tuple[str, ...] = ()
     workspace: str = ""
+    executor: StepExecutor | None = None
 
 
 @dataclass
@@ -187,6 +199,8 @@ class _Scheduler:
         except KeyboardInterrupt as exc:
             interrupted = signal_name(exc)
         finally:
+            for future in self.running:  # an interrupted build cancels what it started
+                future.cancel()
             self.workers.stop(interrupted=interrupted is not None)
         reports = self.state.reports
         for name in sorted(self.launched - set(reports)):
@@ -283,6 +297,11 @@ class _Scheduler:
         self.hook(name, "running")
         self.launched.add(name)
         jobs, runner = _jobs(self.options), self.options.runner
+        if self.options.executor is not None:
+            node = self.ir.get_node(name)
+            future = self.options.executor.submit(node, task, parts, self.store)
+            self.running[future] = (name, task, parts, time.time())
+            return
         if self.options.in_process or jobs == 1:
             t0 = time.time()
             with owned_children():  # what the step started ends with it
@@ -305,6 +324,8 @@ class _Scheduler:
             name, task, parts, t0 = self.running.pop(future)
             try:
                 outcome = future.result()
+            except AxlError:
+                raise  # axl's own failure (a lost cluster): one error, completed steps cached
             except Exception as exc:  # noqa: BLE001 - a worker died (e.g. OOM-killed)
                 outcome = StepOutcome(
                     "error",
@@ -358,6 +379,7 @@ class _Scheduler:
                     started=t0,
                     reason=_forced(node, self.options),
                     undeclared=outcome.undeclared,
+                    worker=outcome.worker,
                 ),
             )
             return
@@ -393,6 +415,7 @@ class _Scheduler:
                 started=t0,
                 undeclared=outcome.undeclared,
                 hint=outcome.hint,
+                worker=outcome.worker,
             ),
         )
         if not self.options.keep_going:

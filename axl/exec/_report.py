@@ -34,6 +34,8 @@ class StepReport:
     undeclared: list[str] = field(default_factory=list)
     #: How to fix an ``error`` that is axl's (e.g. a full cache folder), when axl knows.
     hint: str | None = None
+    #: The cluster worker that ran the step (``--executor dask``); ``None`` when it ran here.
+    worker: str | None = None
 
     def to_json(self, view: Path | None = None) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
@@ -49,7 +51,7 @@ class StepReport:
             "seconds": round(self.seconds, 6),
             "outputs": outputs,
         }
-        for attr in ("error", "hint", "traceback", "reason", "log_digest"):
+        for attr in ("error", "hint", "traceback", "reason", "log_digest", "worker"):
             value = getattr(self, attr)
             if value is not None:
                 data[attr] = value

@@ -74,6 +74,8 @@ class StepOutcome:
     undeclared: list[str] = field(default_factory=list)
     #: How to fix an ``error`` that is not the step's (e.g. a full cache folder).
     hint: str | None = None
+    #: The machine that ran it, when that is not this one (a cluster worker's name).
+    worker: str | None = None
 
 
 class _RunnerProblem(Exception):

@@ -148,7 +148,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:50c2b3dd6f205d241f0a15c7a4fded4711c43c9241015594621a5097fee0337b",
+            "dependencies": "uv.lock:f89644aee167b77f36582aad4fff0117a694c27ec8c885ae4ee38989a76c6412",
         },
         "sources": {
             "examples/churn_workflow.py": "d33ea41af5b636af538e994b126d00a17eb386c4e081bf927b8e6aa5e2b44941",

@@ -216,7 +216,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:50c2b3dd6f205d241f0a15c7a4fded4711c43c9241015594621a5097fee0337b",
+            "dependencies": "uv.lock:f89644aee167b77f36582aad4fff0117a694c27ec8c885ae4ee38989a76c6412",
         },
         "sources": {
             "examples/fanout.py": "ae0db91ddae5fdc3228bbe306500177e9e69e916241e76ae9ee89d106c5a44cd",

@@ -156,7 +156,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:50c2b3dd6f205d241f0a15c7a4fded4711c43c9241015594621a5097fee0337b",
+            "dependencies": "uv.lock:f89644aee167b77f36582aad4fff0117a694c27ec8c885ae4ee38989a76c6412",
         },
         "sources": {
             "examples/movies.py": "609fa089a906891e40b7fe1266722ac52800178026d7f4150d6f9dab2f6589c8",

@@ -73,7 +73,7 @@ MANIFEST = Manifest(
             "io_handler": "pickle",
         },
         "environment": {
-            "dependencies": "uv.lock:50c2b3dd6f205d241f0a15c7a4fded4711c43c9241015594621a5097fee0337b",
+            "dependencies": "uv.lock:f89644aee167b77f36582aad4fff0117a694c27ec8c885ae4ee38989a76c6412",
         },
         "sources": {
             "examples/tiny.py": "65b1ac0a6990fd69413c79cdbd71fdfbdc8f5f77cc33133eba6efe68bdf10e2c",
