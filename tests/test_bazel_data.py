@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, axl
 from bazel_helpers import remove_tree
+from conftest import REPO, axl
 from test_bazel_build import _failure, _spawns
 from test_bazel_build import _workspace as bazel_workspace
 
