@@ -124,6 +124,7 @@ def make_churn_workspace(root: Path) -> Path:
     for name in ("runner/manifest.schema.json", "images/Dockerfile.workflow.tmpl"):
         (root / name).parent.mkdir(exist_ok=True)
         shutil.copy(repo / name, root / name)  # hatch force-includes them into axl's wheel
+    shutil.copytree(repo / "rules", root / "rules")  # force-included too (axl bazel init)
     (root / "examples").mkdir()
     shutil.copy(repo / "examples" / "churn_workflow.py", root / "examples")
     (root / "examples" / "churn.yaml").write_text("n_customers: 1500\nn_estimators: 12\n")

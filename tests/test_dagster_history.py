@@ -22,7 +22,7 @@ ALL_STEPS = ["params", *FLOW_STEPS]
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     root = tmp_path_factory.mktemp("dagster-history") / "ws"
-    source = write_workspace(root)
+    source = write_workspace(root, "history_flow")  # its own name: Python caches modules by name
     found = {
         name: import_job(compile_job(root, f"{source}:{name}", root / "jobs" / f"{name}.py"))
         for name in ("Flow", "Broken")

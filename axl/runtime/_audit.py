@@ -212,7 +212,11 @@ def declared_paths(task: StepTask) -> tuple[str, ...]:
 def undeclared(rec: _Recorder, policy: Policy) -> list[str]:
     """What ``rec`` saw that the key does not cover: paths, then ``$NAME`` for variables."""
     ignore = tuple(_as_prefix(p) for p in policy.ignore) + _library_prefixes() + _SYSTEM
-    exact = {p.rstrip("/") for p in policy.ignore}
+    # The import path's own entries too: the import system probes them (python311.zip, which
+    # need not exist, is opened when a module is first imported inside the step).
+    exact = {p.rstrip("/") for p in policy.ignore} | {
+        os.path.normpath(os.path.abspath(p)) for p in sys.path if p
+    }
     written = {_absolute(p, rec.cwd) for p in rec.written}
     found: dict[str, str] = {}  # path -> "/" for a listed folder, "" for a file
     sources: set[str] | None = None
