@@ -19,6 +19,7 @@ the workspace root (the YAML is the same bytes ``axl compile`` writes for the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,17 +43,31 @@ def build_argo_target(target: Target, ctx: TargetContext) -> TargetResult:
             pinned.
         EmitError: The workflow cannot be emitted, or the YAML fails validation.
     """
+    from axl.emit.argo import compile_target
+
+    return build_emitted_target(target, ctx, "argo", OPTION_ATTRS, compile_target)
+
+
+def build_emitted_target(
+    target: Target,
+    ctx: TargetContext,
+    backend: str,
+    option_attrs: tuple[str, ...],
+    compile_target: Callable[[Any, dict[str, Any]], Any],
+) -> TargetResult:
+    """The one builder of the rules that emit a workflow for a cluster (``argo_workflow``,
+    ``kfp_pipeline``): resolve the workflow target, load it with its params and run config,
+    compile it with ``compile_target`` and write ``workspace/targets/<package>/<name>.yaml``."""
     from axl._runconfig import configured, refuse_both_params
     from axl.emit import load_bundle, write_output
-    from axl.emit.argo import compile_target
     from axl.exec._targets import OK, TargetResult, target_config, target_params, workflow_spec
     from axl.graph._buildfile import display_path
     from axl.graph._labels import parse_label
 
-    where: dict[str, Any] = {"file": display_path(target.file), "line": target.line}
     label = parse_label(str(target.attrs["workflow"]), target.label.package)
     workflow = ctx.graph.target(label, wanted_by=target)
     if workflow.kind.name != "axl_workflow":
+        where: dict[str, Any] = {"file": display_path(target.file), "line": target.line}
         raise BuildFileError(
             f"{target.label}: workflow {label} is not an axl_workflow (it is {workflow.kind.name})",
             **where,
@@ -61,9 +76,9 @@ def build_argo_target(target: Target, ctx: TargetContext) -> TargetResult:
     config = ctx.config or target_config(target) or target_config(workflow)
     refuse_both_params(params, config)
     bundle = load_bundle(workflow_spec(workflow, ctx.root), params_file=params, workspace=ctx.root)
-    options: dict[str, Any] = {name: target.attrs.get(name) for name in OPTION_ATTRS}
+    options: dict[str, Any] = {name: target.attrs.get(name) for name in option_attrs}
     options["image"] = image_reference(target, ctx)
-    bundle, options = configured(bundle, "argo", options, config)
+    bundle, options = configured(bundle, backend, options, config)
     compiled = compile_target(bundle, options)
     rel = OUTPUT_FOLDER / target.label.package / f"{target.label.name}.yaml"
     write_output(ctx.root / rel, compiled.text)

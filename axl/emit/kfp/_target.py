@@ -17,17 +17,12 @@ workspace root (the same bytes ``axl compile --target kfp`` writes for the same 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from axl.errors import BuildFileError
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from axl.exec._targets import TargetContext, TargetResult
     from axl.graph._buildfile import Target
 
-#: Where built KFP targets go, under the workspace root: ``<package>/<name>.yaml``.
-OUTPUT_FOLDER = Path("workspace") / "targets"
 #: Rule attributes passed to the emitter as options.
 OPTION_ATTRS = ("remote_cache", "cache_secret_ref")
 
@@ -40,33 +35,7 @@ def build_kfp_target(target: Target, ctx: TargetContext) -> TargetResult:
             pinned.
         EmitError: The workflow cannot be emitted, or the spec fails the checks.
     """
-    from axl._runconfig import configured, refuse_both_params
-    from axl.emit import load_bundle, write_output
-    from axl.emit.argo._target import image_reference
+    from axl.emit.argo._target import build_emitted_target
     from axl.emit.kfp import compile_target
-    from axl.exec._targets import OK, TargetResult, target_config, target_params, workflow_spec
-    from axl.graph._buildfile import display_path
-    from axl.graph._labels import parse_label
 
-    label = parse_label(str(target.attrs["workflow"]), target.label.package)
-    workflow = ctx.graph.target(label, wanted_by=target)
-    if workflow.kind.name != "axl_workflow":
-        where: dict[str, Any] = {"file": display_path(target.file), "line": target.line}
-        raise BuildFileError(
-            f"{target.label}: workflow {label} is not an axl_workflow (it is {workflow.kind.name})",
-            **where,
-        )
-    params = target_params(workflow)
-    config = ctx.config or target_config(target) or target_config(workflow)
-    refuse_both_params(params, config)
-    bundle = load_bundle(workflow_spec(workflow, ctx.root), params_file=params, workspace=ctx.root)
-    options: dict[str, Any] = {name: target.attrs.get(name) for name in OPTION_ATTRS}
-    options["image"] = image_reference(target, ctx)
-    bundle, options = configured(bundle, "kfp", options, config)
-    compiled = compile_target(bundle, options)
-    rel = OUTPUT_FOLDER / target.label.package / f"{target.label.name}.yaml"
-    write_output(ctx.root / rel, compiled.text)
-    notes = "".join(f"\n  warning: {w}" for w in compiled.warnings)
-    return TargetResult(
-        target.label, target.kind.name, OK, reason=f"wrote {rel}: {compiled.summary}{notes}"
-    )
+    return build_emitted_target(target, ctx, "kfp", OPTION_ATTRS, compile_target)
